@@ -1,0 +1,64 @@
+"""Bearer-key authentication with a short-lived cache of key records (never the keys)."""
+
+from __future__ import annotations
+
+import time
+
+from switchboard.errors import GatewayError
+from switchboard.store.repo import KeyRecord, Repo, hash_key
+from switchboard.web import Request
+
+_CACHE_TTL_S = 2.0  # bounded staleness for a key disabled on another instance
+
+
+class Authenticator:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    def invalidate(self, key_hash: str | None = None) -> None:
+        if key_hash is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(key_hash, None)
+
+    async def key(self, req: Request) -> KeyRecord:
+        token = req.bearer()
+        if not token:
+            raise GatewayError(401, "Missing Authentication header: send 'Authorization: "
+                               "Bearer <key>'", "unauthorized")
+        h = hash_key(token)
+        now = time.monotonic()
+        hit = self._cache.get(h)
+        if hit is not None and hit[0] > now:
+            record = hit[1]
+        else:
+            record = await self.repo.key_record(h)
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[h] = (now + _CACHE_TTL_S, record)
+        if record is None:
+            raise GatewayError(401, "Invalid API key", "unauthorized")
+        if record.disabled:
+            raise GatewayError(401, "This API key is disabled", "unauthorized")
+        return record
+
+    async def inference_key(self, req: Request) -> KeyRecord:
+        record = await self.key(req)
+        if not record.can_infer:
+            raise GatewayError(403, f"a {record.kind} key cannot run completions; "
+                               "use an inference API key", "forbidden")
+        return record
+
+    async def manager_key(self, req: Request) -> KeyRecord:
+        record = await self.key(req)
+        if not record.can_manage:
+            raise GatewayError(403, "this endpoint needs a provisioning or root key; "
+                               "inference keys cannot manage keys", "forbidden")
+        return record
+
+    async def root_key(self, req: Request) -> KeyRecord:
+        record = await self.key(req)
+        if record.kind != "root":
+            raise GatewayError(403, "this endpoint needs the root admin key", "forbidden")
+        return record

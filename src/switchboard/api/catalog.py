@@ -1,0 +1,149 @@
+"""GET /models, /models/{author}/{slug}/endpoints and /providers in OpenRouter's shapes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from switchboard.billing.pricing import per_token_str
+from switchboard.catalog.types import Endpoint, Model, Pricing
+from switchboard.errors import GatewayError
+from switchboard.web import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from switchboard.app import Services
+
+_FIXED = ("image", "request", "web_search")
+
+
+def _pricing(p: Pricing, markup: Decimal) -> dict[str, str]:
+    out = {
+        "prompt": per_token_str(p.prompt, markup),
+        "completion": per_token_str(p.completion, markup),
+        # per image / per request / per search: shown in USD per unit, not per million
+        "image": per_token_str(p.image * 1_000_000, markup),
+        "request": per_token_str(p.request * 1_000_000, markup),
+        "web_search": per_token_str(p.web_search * 1_000_000, markup),
+        "internal_reasoning": per_token_str(
+            p.internal_reasoning if p.internal_reasoning is not None else p.completion, markup),
+    }
+    if p.input_cache_read is not None:
+        out["input_cache_read"] = per_token_str(p.input_cache_read, markup)
+    if p.input_cache_write is not None:
+        out["input_cache_write"] = per_token_str(p.input_cache_write, markup)
+    return out
+
+
+def _architecture(m: Model) -> dict[str, Any]:
+    return {"modality": m.modality, "input_modalities": m.input_modalities,
+            "output_modalities": m.output_modalities, "tokenizer": m.tokenizer,
+            "instruct_type": m.instruct_type}
+
+
+def _top_endpoint(m: Model) -> Endpoint:
+    return m.endpoints[0]
+
+
+def model_entry(m: Model, markup: Decimal, base_url: str) -> dict[str, Any]:
+    top = _top_endpoint(m)
+    params = sorted(set().union(*(e.supported_parameters for e in m.endpoints)))
+    defaults = {"temperature": None, "top_p": None, "frequency_penalty": None}
+    defaults.update(m.default_parameters)
+    return {
+        "id": m.id,
+        "canonical_slug": m.id,
+        "hugging_face_id": m.hugging_face_id or "",
+        "name": m.name,
+        "created": m.created,
+        "description": m.description,
+        "context_length": m.context_length,
+        "architecture": _architecture(m),
+        "pricing": _pricing(top.pricing, markup),
+        "top_provider": {"context_length": top.context_length,
+                         "max_completion_tokens": top.max_completion_tokens,
+                         "is_moderated": m.is_moderated},
+        "per_request_limits": None,
+        "supported_parameters": params,
+        "default_parameters": defaults,
+        "supported_voices": None,
+        "links": {"details": f"{base_url}/models/{m.id.split(':')[0]}/endpoints"},
+    }
+
+
+class CatalogHandler:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._models_body: bytes | None = None
+
+    def _base(self, req: Request) -> str:
+        host = req.headers.get("host", "127.0.0.1:8080")
+        return f"http://{host}/api/v1"
+
+    async def models(self, req: Request) -> Response:
+        markup = self.svc.settings.markup
+        base = self._base(req)
+        data = [model_entry(m, markup, base) for m in self.svc.catalog.models.values()]
+        q = (req.query.get("q") or req.query.get("search") or "").lower()
+        if q:
+            data = [d for d in data if q in d["id"].lower() or q in d["name"].lower()]
+        return json_response(200, {"data": data, "total_count": len(data),
+                                   "links": {"self": f"{base}/models"}})
+
+    async def endpoints(self, req: Request) -> Response:
+        author, slug = req.path_params["author"], req.path_params["slug"]
+        model_id = f"{author}/{slug}"
+        m = self.svc.catalog.model(model_id)
+        if m is None:
+            raise GatewayError(404, f"model '{model_id}' not found", "not_found")
+        markup = self.svc.settings.markup
+        snapshot = self.svc.health.snapshot()
+        eps = []
+        for e in m.endpoints:
+            provider = self.svc.catalog.providers[e.provider]
+            health = snapshot.get(e.key)
+            status = 0
+            if not provider.configured:
+                status = -5
+            elif snapshot.circuit(e.key) == "blocked":
+                status = -2
+            elif health.recently_failed:
+                status = -1
+            latency = health.latency_ms if health.latency_ms is not None else e.latency_ms
+            tps = health.throughput_tps if health.throughput_tps is not None else e.throughput_tps
+            uptime = max(0.0, 100.0 * (1 - (health.error_rate or 0)))
+            eps.append({
+                "name": f"{provider.display_name} | {e.model}",
+                "model_id": m.id, "model_name": m.name,
+                "context_length": e.context_length,
+                "pricing": _pricing(e.pricing, markup),
+                "provider_name": provider.display_name,
+                "provider_slug": provider.name,
+                "tag": provider.name,
+                "quantization": e.quantization,
+                "max_completion_tokens": e.max_completion_tokens,
+                "max_prompt_tokens": e.context_length,
+                "supported_parameters": sorted(e.supported_parameters),
+                "status": status,
+                "uptime_last_30m": uptime, "uptime_last_5m": uptime, "uptime_last_1d": uptime,
+                "supports_implicit_caching": e.pricing.input_cache_read is not None,
+                "latency_last_30m": {"p50": latency, "p75": latency, "p90": latency,
+                                     "p99": latency} if latency is not None else None,
+                "throughput_last_30m": {"p50": tps, "p75": tps, "p90": tps, "p99": tps}
+                if tps is not None else None,
+            })
+        return json_response(200, {"data": {
+            "id": m.id, "name": m.name, "created": m.created, "description": m.description,
+            "architecture": _architecture(m), "endpoints": eps,
+        }})
+
+    async def providers(self, req: Request) -> Response:
+        data = [{
+            "name": p.display_name, "slug": p.name,
+            "privacy_policy_url": p.privacy_policy_url,
+            "terms_of_service_url": p.terms_of_service_url,
+            "status_page_url": p.status_page_url,
+            "headquarters": None, "datacenters": [p.region.upper()] if p.region else [],
+            "dialect": p.api, "region": p.region, "trains_on_data": p.trains_on_data,
+            "retains_prompts": p.retains_prompts, "configured": p.configured,
+        } for p in self.svc.catalog.providers.values()]
+        return json_response(200, {"data": data})

@@ -1,0 +1,191 @@
+"""Key management (/keys), the calling key (/auth/key, /key)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from switchboard.billing.pricing import from_pico, to_pico
+from switchboard.errors import GatewayError, bad_request
+from switchboard.store.repo import DEFAULT_ACCOUNT, RESETS, KeyRecord
+from switchboard.web import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from switchboard.app import Services
+
+
+def _usd(pico: int | None) -> float:
+    return float(from_pico(int(pico or 0)))
+
+
+def parse_limit(raw: Any, field: str = "limit") -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise bad_request(f"{field} must be a number of USD or null", field)
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise bad_request(f"{field} must be a number of USD or null", field) from None
+    if value < 0 or not value.is_finite():
+        raise bad_request(f"{field} must be zero or positive", field)
+    return to_pico(value)
+
+
+def parse_reset(raw: Any) -> str | None:
+    if raw in (None, "none", "never"):
+        return None
+    if raw not in RESETS:
+        raise bad_request("limit_reset must be one of daily, weekly, monthly or null",
+                          "limit_reset")
+    return str(raw)
+
+
+class KeysHandler:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    async def key_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        windows = await self.svc.repo.key_usage_windows(row["hash"])
+        limit = row["limit_pico"]
+        remaining = None
+        if limit is not None:
+            from switchboard.store.repo import period_start
+
+            used = row["period_usage"] if row["period_start"] == period_start(
+                row["limit_reset"]) else 0
+            remaining = _usd(max(0, limit - used))
+        return {
+            "hash": row["hash"], "name": row["name"], "label": row["label"],
+            "disabled": bool(row["disabled"]),
+            "limit": _usd(limit) if limit is not None else None,
+            "limit_remaining": remaining, "limit_reset": row["limit_reset"],
+            "include_byok_in_limit": False,
+            "usage": _usd(row["usage"]), "usage_daily": _usd(windows.get("daily")),
+            "usage_weekly": _usd(windows.get("weekly")),
+            "usage_monthly": _usd(windows.get("monthly")),
+            "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0,
+            "byok_usage_monthly": 0,
+            "created_at": row["created_at"], "updated_at": row["updated_at"],
+            "creator_user_id": None, "workspace_id": row["account_id"],
+            "account_id": row["account_id"],
+            "is_provisioning_key": row["kind"] in ("provisioning", "root"),
+        }
+
+    async def _owned(self, caller: KeyRecord, key_hash: str) -> dict[str, Any]:
+        row = await self.svc.repo.get_key(key_hash)
+        if row is None or row["kind"] == "root" or (
+            caller.kind != "root" and row["account_id"] != caller.account_id
+        ):
+            raise GatewayError(404, f"no key with hash '{key_hash}'", "not_found")
+        return row
+
+    async def list(self, req: Request) -> Response:
+        caller = await self.svc.auth.manager_key(req)
+        offset = int(req.query.get("offset", "0") or 0) if req.query.get(
+            "offset", "0").isdigit() else 0
+        account = req.query.get("account_id") if caller.kind == "root" else caller.account_id
+        rows = await self.svc.repo.list_keys(account, offset)
+        if req.query.get("include_disabled") == "false":
+            rows = [r for r in rows if not r["disabled"]]
+        return json_response(200, {"data": [await self.key_view(r) for r in rows]})
+
+    async def create(self, req: Request) -> Response:
+        svc = self.svc
+        caller = await svc.auth.manager_key(req)
+        body = await req.json(svc.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise bad_request("request body must be a JSON object")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise bad_request("name is required and must be a non-empty string", "name")
+        limit = parse_limit(body.get("limit"))
+        reset = parse_reset(body.get("limit_reset"))
+        provisioning = body.get("provisioning", False)
+        if not isinstance(provisioning, bool):
+            raise bad_request("provisioning must be a boolean", "provisioning")
+        if provisioning and caller.kind != "root":
+            raise GatewayError(403, "only the root key can create provisioning keys", "forbidden")
+        account = caller.account_id
+        if caller.kind == "root":
+            account = body.get("account_id") or DEFAULT_ACCOUNT
+            if not isinstance(account, str) or await svc.repo.get_account(account) is None:
+                raise GatewayError(404, f"no account '{account}'", "not_found",
+                                   {"field": "account_id"})
+        key, row = await svc.repo.create_key(
+            account, name.strip(), "provisioning" if provisioning else "inference", limit, reset)
+        return json_response(201, {"key": key, "data": await self.key_view(row)})
+
+    async def get(self, req: Request) -> Response:
+        caller = await self.svc.auth.manager_key(req)
+        row = await self._owned(caller, req.path_params["hash"])
+        return json_response(200, {"data": await self.key_view(row)})
+
+    async def update(self, req: Request) -> Response:
+        svc = self.svc
+        caller = await svc.auth.manager_key(req)
+        row = await self._owned(caller, req.path_params["hash"])
+        body = await req.json(svc.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise bad_request("request body must be a JSON object")
+        unknown = set(body) - {"name", "disabled", "limit", "limit_reset",
+                               "include_byok_in_limit"}
+        if unknown:
+            raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}",
+                              sorted(unknown)[0])
+        fields: dict[str, Any] = {}
+        if "name" in body:
+            if not isinstance(body["name"], str) or not body["name"].strip():
+                raise bad_request("name must be a non-empty string", "name")
+            fields["name"] = body["name"].strip()
+        if "disabled" in body:
+            if not isinstance(body["disabled"], bool):
+                raise bad_request("disabled must be a boolean", "disabled")
+            fields["disabled"] = body["disabled"]
+        if "limit" in body:
+            fields["limit_pico"] = parse_limit(body["limit"])
+        if "limit_reset" in body:
+            fields["limit_reset"] = parse_reset(body["limit_reset"])
+        updated = await svc.repo.update_key(row["hash"], fields)
+        svc.auth.invalidate(row["hash"])
+        await svc.publish_key_change(row["hash"])
+        assert updated is not None
+        return json_response(200, {"data": await self.key_view(updated)})
+
+    async def delete(self, req: Request) -> Response:
+        svc = self.svc
+        caller = await svc.auth.manager_key(req)
+        row = await self._owned(caller, req.path_params["hash"])
+        await svc.repo.delete_key(row["hash"])
+        svc.auth.invalidate(row["hash"])
+        await svc.publish_key_change(row["hash"])
+        return json_response(200, {"deleted": True})
+
+    async def current(self, req: Request) -> Response:
+        svc = self.svc
+        key = await svc.auth.key(req)
+        await svc.ledger.flush()
+        row = await svc.repo.get_key(key.hash)
+        account = await svc.repo.get_account(key.account_id)
+        assert row is not None and account is not None
+        view = await self.key_view(row)
+        balance = _usd(account["credits"] - account["usage"])
+        data = {
+            "label": view["label"], "name": view["name"], "limit": view["limit"],
+            "limit_remaining": view["limit_remaining"], "limit_reset": view["limit_reset"],
+            "usage": view["usage"], "usage_daily": view["usage_daily"],
+            "usage_weekly": view["usage_weekly"], "usage_monthly": view["usage_monthly"],
+            "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0,
+            "byok_usage_monthly": 0, "include_byok_in_limit": False,
+            "is_free_tier": int(account["charged_total"]) == 0,
+            "is_provisioning_key": key.kind in ("provisioning", "root"),
+            "is_management_key": key.kind in ("provisioning", "root"),
+            "creator_user_id": None, "expires_at": None,
+            "rate_limit": {"requests": 20 if int(account["charged_total"]) == 0 else 1000,
+                           "interval": "10s",
+                           "note": "per key and model limits apply; see X-RateLimit-* headers"},
+            "free_model_daily_requests": 1000
+            if int(account["charged_total"]) >= 10 * 10**12 else 200,
+            "account_id": key.account_id, "balance": balance,
+        }
+        return json_response(200, {"data": data})

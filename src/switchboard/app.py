@@ -1,0 +1,295 @@
+"""Builds the ASGI application: services created in the lifespan, routes, error handling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from switchboard.api.auth import Authenticator
+from switchboard.api.catalog import CatalogHandler
+from switchboard.api.chat import ChatHandler
+from switchboard.api.keys import KeysHandler
+from switchboard.api.money import MoneyHandler
+from switchboard.billing.ledger import Ledger
+from switchboard.dialects.registry import Dialects
+from switchboard.errors import GatewayError
+from switchboard.execution.executor import Executor
+from switchboard.execution.upstream import UpstreamClient
+from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
+from switchboard.routing.health import HealthTracker
+from switchboard.routing.health_redis import RedisHealthTracker
+from switchboard.settings import Settings
+from switchboard.store import db as dbmod
+from switchboard.store import migrations
+from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key
+from switchboard.web import Receive, Request, Scope, Send, error_response, json_response
+
+log = logging.getLogger("switchboard")
+Handler = Callable[[Request], Awaitable[Any]]
+
+
+@dataclass
+class Services:
+    """Everything a request needs, created once per process in the lifespan."""
+
+    settings: Settings
+    repo: Repo
+    ledger: Ledger
+    executor: Executor
+    health: Any
+    limiter: Limiter
+    auth: Authenticator
+    redis: Any = None
+    rng: random.Random = field(default_factory=random.Random)
+    keepalive_first_s: float = 2.0
+    keepalive_every_s: float = 3.0
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    boot_messages: list[str] = field(default_factory=list)
+
+    @property
+    def catalog(self) -> Any:
+        return self.settings.catalog
+
+    def account_policy(self, account_id: str) -> str:
+        return str(self.accounts.get(account_id, {}).get("data_collection") or "allow")
+
+    def charged_total(self, account_id: str) -> int:
+        return int(self.accounts.get(account_id, {}).get("charged_total") or 0)
+
+    def note_account(self, row: dict[str, Any]) -> None:
+        self.accounts[row["id"]] = row
+
+    async def refresh_accounts(self) -> None:
+        for row in await self.repo.list_accounts():
+            self.accounts[row["id"]] = row
+
+    async def publish_key_change(self, key_hash: str) -> None:
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.publish("sb:keys", key_hash)
+
+
+async def bootstrap_keys(repo: Repo, admin_key: str | None) -> list[str]:
+    """First start: the default account, the root key and a first API key, printed once."""
+    messages: list[str] = []
+    await repo.ensure_default_account()
+    if admin_key:
+        if await repo.get_key(hash_key(admin_key)) is None:
+            with contextlib.suppress(Exception):
+                await repo.create_key(DEFAULT_ACCOUNT, "root (SWITCHBOARD_ADMIN_KEY)", "root",
+                                      key=admin_key)
+        return messages
+    if await repo.root_key_exists():
+        return messages
+    root, _ = await repo.create_key(DEFAULT_ACCOUNT, "root", "root")
+    first, _ = await repo.create_key(DEFAULT_ACCOUNT, "first key")
+    messages += [
+        "First start: keys below are shown once and stored only as hashes.",
+        f"  root admin key : {root}",
+        f"  first API key  : {first}",
+    ]
+    return messages
+
+
+class Router:
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str], Handler] = {}
+        self.patterns: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        if "{" in path:
+            rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+            self.patterns.append((method, rx, handler))
+        else:
+            self.exact[(method, path)] = handler
+
+    def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
+        h = self.exact.get((method, path))
+        if h is not None:
+            return h, {}, True
+        known = any(p == path for (_, p) in self.exact)
+        for m, rx, handler in self.patterns:
+            found = rx.match(path)
+            if found:
+                if m == method:
+                    return handler, found.groupdict(), True
+                known = True
+        return None, {}, known
+
+
+class SwitchboardApp:
+    def __init__(self, settings: Settings, upstream: UpstreamClient | None = None) -> None:
+        self.settings = settings
+        self.upstream = upstream or UpstreamClient()
+        self.svc: Services | None = None
+        self.router = Router()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._inflight = 0
+        self._draining = False
+
+    # -- lifespan --------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        s = self.settings
+        database = await dbmod.connect(s.database_url)
+        await migrations.upgrade(database)
+        repo = Repo(database)
+        boot = await bootstrap_keys(repo, s.admin_key)
+        redis = None
+        if s.redis_url:
+            import redis.asyncio as aioredis
+
+            redis = aioredis.from_url(s.redis_url)
+            await redis.ping()
+            health: Any = RedisHealthTracker(redis)
+            await health.start()
+            windows: Any = RedisWindows(redis)
+        else:
+            health = HealthTracker()
+            windows = MemoryWindows()
+        await self.upstream.start()
+        ledger = Ledger(database)
+        await ledger.start()
+        svc = Services(
+            settings=s, repo=repo, ledger=ledger,
+            executor=Executor(self.upstream, Dialects(), health), health=health,
+            limiter=Limiter(windows, lambda a: svc.charged_total(a)), auth=Authenticator(repo),
+            redis=redis, boot_messages=boot,
+        )
+        await svc.refresh_accounts()
+        self.svc = svc
+        self._routes(svc)
+        self._tasks.append(asyncio.create_task(self._housekeeping(svc)))
+        if redis is not None:
+            self._tasks.append(asyncio.create_task(self._key_invalidations(svc)))
+        self._database = database
+
+    async def shutdown(self, drain_s: float = 10.0) -> None:
+        self._draining = True
+        deadline = time.monotonic() + drain_s
+        while self._inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # let in-flight streams finish, bounded
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        if self.svc is not None:
+            await self.svc.ledger.stop()
+            health = self.svc.health
+            if hasattr(health, "stop"):
+                await health.stop()
+            if self.svc.redis is not None:
+                await self.svc.redis.aclose()
+        await self.upstream.close()
+        await self._database.close()
+
+    async def _housekeeping(self, svc: Services) -> None:
+        while True:
+            await asyncio.sleep(5)
+            try:
+                await svc.refresh_accounts()
+                days = svc.settings.file.logging.retain_days
+                cutoff = datetime.now(UTC) - timedelta(days=days)
+                await svc.repo.purge_content(cutoff.isoformat().replace("+00:00", "Z"))
+            except Exception:
+                log.exception("housekeeping failed")
+
+    async def _key_invalidations(self, svc: Services) -> None:
+        pubsub = svc.redis.pubsub()
+        await pubsub.subscribe("sb:keys")
+        async for msg in pubsub.listen():
+            if msg.get("type") == "message":
+                svc.auth.invalidate(msg["data"].decode())
+
+    def _routes(self, svc: Services) -> None:
+        chat, cat, keys, money = (ChatHandler(svc), CatalogHandler(svc), KeysHandler(svc),
+                                  MoneyHandler(svc))
+        r = self.router
+        v1 = "/api/v1"
+        r.add("POST", f"{v1}/chat/completions", chat.chat)
+        r.add("POST", f"{v1}/completions", chat.completions)
+        r.add("GET", f"{v1}/models", cat.models)
+        r.add("GET", f"{v1}/models/{{author}}/{{slug}}/endpoints", cat.endpoints)
+        r.add("GET", f"{v1}/providers", cat.providers)
+        r.add("GET", f"{v1}/auth/key", keys.current)
+        r.add("GET", f"{v1}/key", keys.current)
+        r.add("GET", f"{v1}/keys", keys.list)
+        r.add("POST", f"{v1}/keys", keys.create)
+        r.add("GET", f"{v1}/keys/{{hash}}", keys.get)
+        r.add("PATCH", f"{v1}/keys/{{hash}}", keys.update)
+        r.add("DELETE", f"{v1}/keys/{{hash}}", keys.delete)
+        r.add("GET", f"{v1}/credits", money.credits)
+        r.add("POST", f"{v1}/credits/charge", money.charge)
+        r.add("GET", f"{v1}/accounts", money.list_accounts)
+        r.add("POST", f"{v1}/accounts", money.create_account)
+        r.add("GET", f"{v1}/activity", money.activity)
+        r.add("GET", f"{v1}/generation", money.generation)
+
+    # -- ASGI ------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path == "/health" or path == "/api/v1/health":
+            ready = self.svc is not None and not self._draining
+            await json_response(200 if ready else 503,
+                                {"status": "ok" if ready else "starting"}).send(send, receive)
+            return
+        req = Request(scope, receive)
+        self._inflight += 1
+        try:
+            if len(path) > 1 and path.endswith("/"):
+                path = path.rstrip("/")
+            handler, params, known = self.router.match(req.method, path)
+            if handler is None:
+                status, msg = (405, f"method {req.method} not allowed on {path}") if known else (
+                    404, f"no such endpoint: {req.method} {path}")
+                raise GatewayError(status, msg, "not_found" if status == 404 else "bad_request")
+            req.path_params = params
+            response = await handler(req)
+        except GatewayError as err:
+            response = error_response(err)
+        except asyncio.CancelledError:
+            self._inflight -= 1
+            raise
+        except Exception:
+            log.exception("unhandled error on %s %s", req.method, path)
+            response = error_response(GatewayError(500, "internal error", "internal_error"))
+        try:
+            await response.send(send, receive)
+        finally:
+            self._inflight -= 1
+
+
+def create_app(settings: Settings, upstream: UpstreamClient | None = None) -> SwitchboardApp:
+    return SwitchboardApp(settings, upstream)

@@ -1,0 +1,170 @@
+"""Reserve-then-settle spending.
+
+`hold` runs on the request path: one transaction that reserves the worst-case cost
+against the account balance and the key's limit, or refuses. `settle` runs off the
+path: settlements queue up and a writer commits them in batches, each exactly once
+(the hold row is the idempotency token: settling deletes it, a second settle finds
+nothing). A clean shutdown drains the queue; `kill -9` loses only what was queued
+(at most one flush interval of finished requests) plus requests in flight; their
+holds expire and are released by the sweeper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.errors import GatewayError
+from switchboard.store.repo import KeyRecord, generation_row, period_start
+
+log = logging.getLogger("switchboard.ledger")
+
+_GEN_COLUMNS = (
+    "id", "account_id", "key_hash", "model", "provider", "provider_name", "endpoint_id",
+    "upstream_id", "cost", "provider_cost", "tokens_prompt", "tokens_completion",
+    "native_tokens_prompt", "native_tokens_completion", "native_tokens_reasoning",
+    "native_tokens_cached", "native_tokens_cache_write", "num_media_prompt", "streamed",
+    "cancelled", "latency", "generation_time", "finish_reason", "native_finish_reason",
+    "origin", "app_title", "status", "provider_responses", "prompt_content",
+    "completion_content", "day", "created_at",
+)
+_INSERT_GEN = (
+    f"INSERT INTO generations ({', '.join(_GEN_COLUMNS)}) VALUES "
+    f"({', '.join(f'${i + 1}' for i in range(len(_GEN_COLUMNS)))}) ON CONFLICT DO NOTHING"
+)
+
+
+@dataclass(slots=True)
+class Settlement:
+    gen_id: str
+    key: KeyRecord
+    cost_pico: int
+    generation: dict[str, Any] | None  # None: nothing was served, release only
+
+
+class Ledger:
+    def __init__(self, db: Any, flush_interval_s: float = 0.02, max_batch: int = 500,
+                 hold_ttl_s: float = 3600.0) -> None:
+        self.db = db
+        self.flush_interval_s = flush_interval_s
+        self.max_batch = max_batch
+        self.hold_ttl_s = hold_ttl_s
+        self._pending: list[Settlement] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+
+    # -- the request path ------------------------------------------------------------
+
+    async def hold(self, gen_id: str, key: KeyRecord, amount_pico: int) -> None:
+        """Reserve `amount_pico` or raise 402; atomic against concurrent requests."""
+        cur = period_start(key.limit_reset)
+        async with self.db.transaction() as tx:
+            ok = await tx.execute(
+                "UPDATE accounts SET reserved = reserved + $2 "
+                "WHERE id = $1 AND credits - usage - reserved >= $2", key.account_id, amount_pico)
+            if ok != 1:
+                raise GatewayError(
+                    402, "Insufficient credits for this request: add credits or lower max_tokens",
+                    "payment_required", {"required": amount_pico / 1e12})
+            if key.limit_pico is not None:
+                ok = await tx.execute(
+                    "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1 AND "
+                    "limit_pico - (CASE WHEN period_start = $3 THEN period_usage ELSE 0 END) "
+                    "- reserved >= $2", key.hash, amount_pico, cur)
+                if ok != 1:
+                    raise GatewayError(
+                        402, "This key's spending limit is reached for the current period",
+                        "key_limit_exceeded")
+            else:
+                await tx.execute(
+                    "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1",
+                    key.hash, amount_pico)
+            await tx.execute(
+                "INSERT INTO holds (id, account_id, key_hash, amount, created_at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                gen_id, key.account_id, key.hash, amount_pico, time.time())
+
+    def settle(self, settlement: Settlement) -> None:
+        """Queue a settlement; the response never waits for it."""
+        self._pending.append(settlement)
+        if len(self._pending) >= self.max_batch:
+            self._wake.set()
+
+    # -- the writer ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        last_sweep = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.flush_interval_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+                if time.monotonic() - last_sweep > 60:
+                    last_sweep = time.monotonic()
+                    await self.release_stale()
+            except Exception:
+                log.exception("ledger flush failed; will retry")
+                await asyncio.sleep(0.5)
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                await self._commit(batch)
+                del self._pending[: len(batch)]
+
+    async def _commit(self, batch: list[Settlement]) -> None:
+        async with self.db.transaction() as tx:
+            for s in batch:
+                await self._apply(tx, s)
+
+    async def _apply(self, tx: Any, s: Settlement) -> None:
+        row = await tx.fetchone("DELETE FROM holds WHERE id = $1 RETURNING amount", s.gen_id)
+        if row is None:
+            return  # already settled or released: charge exactly once
+        held = int(row["amount"])
+        cost = s.cost_pico
+        cur = period_start(s.key.limit_reset)
+        await tx.execute(
+            "UPDATE accounts SET reserved = reserved - $2, usage = usage + $3 WHERE id = $1",
+            s.key.account_id, held, cost)
+        await tx.execute(
+            "UPDATE api_keys SET reserved = reserved - $2, usage = usage + $3, "
+            "period_usage = (CASE WHEN period_start = $4 THEN period_usage ELSE 0 END) + $3, "
+            "period_start = $4 WHERE hash = $1", s.key.hash, held, cost, cur)
+        if s.generation is not None:
+            gen = generation_row(**s.generation)
+            await tx.execute(_INSERT_GEN, *(gen.get(c) for c in _GEN_COLUMNS))
+
+    async def release_stale(self) -> int:
+        """Release holds older than the TTL: requests that died with a crashed instance."""
+        cutoff = time.time() - self.hold_ttl_s
+        rows = await self.db.fetchall("SELECT id, account_id, key_hash FROM holds "
+                                      "WHERE created_at < $1", cutoff)
+        for r in rows:
+            async with self.db.transaction() as tx:
+                held = await tx.fetchone("DELETE FROM holds WHERE id = $1 RETURNING amount", r["id"])
+                if held is None:
+                    continue
+                await tx.execute("UPDATE accounts SET reserved = reserved - $2 WHERE id = $1",
+                                 r["account_id"], held["amount"])
+                await tx.execute("UPDATE api_keys SET reserved = reserved - $2 WHERE hash = $1",
+                                 r["key_hash"], held["amount"])
+        return len(rows)

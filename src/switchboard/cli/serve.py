@@ -1,0 +1,65 @@
+"""`switchboard serve`: prepare the database once, then run uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from switchboard.app import SwitchboardApp, bootstrap_keys, create_app
+from switchboard.config import ConfigError
+from switchboard.settings import Settings, load_settings
+from switchboard.store import db as dbmod
+from switchboard.store import migrations
+from switchboard.store.repo import Repo
+
+
+def app_factory() -> SwitchboardApp:
+    """Each uvicorn worker builds its app from the environment the parent prepared."""
+    return create_app(load_settings())
+
+
+async def prepare(settings: Settings) -> list[str]:
+    database = await dbmod.connect(settings.database_url)
+    try:
+        await migrations.upgrade(database)
+        return await bootstrap_keys(Repo(database), settings.admin_key)
+    finally:
+        await database.close()
+
+
+def _banner(settings: Settings, host: str, port: int) -> list[str]:
+    live = [p.name for p in settings.catalog.providers.values()
+            if p.configured and p.api != "simulator"]
+    lines = [f"Switchboard listening on http://{host}:{port}/api/v1"]
+    if live:
+        lines.append(f"providers with credentials: {', '.join(sorted(live))}")
+    else:
+        lines.append("no provider credentials found: serving the offline simulator "
+                     "(switchboard/echo, switchboard/lorem); set e.g. OPENAI_API_KEY to add one")
+    return lines
+
+
+def serve(host: str, port: int, config: str | None, workers: int) -> None:
+    if config:
+        os.environ["SWITCHBOARD_CONFIG"] = config
+    try:
+        settings = load_settings()
+        boot = asyncio.run(prepare(settings))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except migrations.SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for line in boot + _banner(settings, host, port):
+        print(line, flush=True)
+
+    import uvicorn
+
+    uvicorn.run(
+        "switchboard.cli.serve:app_factory", factory=True, host=host, port=port,
+        workers=workers if workers > 1 else None, loop="uvloop", http="httptools",
+        lifespan="on", access_log=False, log_level="warning", timeout_graceful_shutdown=15,
+        server_header=False, date_header=False,
+    )

@@ -1,0 +1,146 @@
+"""OpenAI Chat Completions: the native dialect of every OpenAI-compatible provider."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from switchboard.catalog.types import ProviderInfo
+from switchboard.dialects.base import UpstreamError, UpstreamRequest
+from switchboard.dialects.errors import classify, parse_body
+from switchboard.dialects.sse import SSEDecoder
+
+SUPPORTED = frozenset({
+    "tools", "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs",
+    "temperature", "top_p", "top_k", "stop", "max_tokens", "seed", "frequency_penalty",
+    "presence_penalty", "repetition_penalty", "logit_bias", "logprobs", "top_logprobs", "n",
+    "user", "reasoning", "include_reasoning", "min_p", "top_a",
+})
+
+
+def normalize_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Fill the detail objects billing reads, keeping whatever else the upstream sent."""
+    if not usage:
+        return usage
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    out = dict(usage)
+    out["prompt_tokens"] = prompt
+    out["completion_tokens"] = completion
+    out["total_tokens"] = int(usage.get("total_tokens") or prompt + completion)
+    pdet = dict(usage.get("prompt_tokens_details") or {})
+    pdet["cached_tokens"] = int(pdet.get("cached_tokens") or 0)
+    pdet.setdefault("cache_write_tokens", int(pdet.get("cache_write_tokens") or 0))
+    out["prompt_tokens_details"] = pdet
+    cdet = dict(usage.get("completion_tokens_details") or {})
+    cdet["reasoning_tokens"] = int(cdet.get("reasoning_tokens") or 0)
+    out["completion_tokens_details"] = cdet
+    return out
+
+
+def _normalize_choices(obj: dict[str, Any]) -> None:
+    for choice in obj.get("choices") or ():
+        if "native_finish_reason" not in choice:
+            choice["native_finish_reason"] = choice.get("finish_reason")
+
+
+class OpenAIStream:
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+
+    def _events(self, events: list[Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for ev in events:
+            data = ev.data
+            if not data or data == "[DONE]":
+                continue
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamError(502, "upstream sent an unparseable stream chunk",
+                                    "bad_gateway", data[:2000]) from None
+            if not isinstance(obj, dict):
+                continue
+            if "error" in obj and not obj.get("choices"):
+                err = obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
+                code = err.get("code")
+                status = code if isinstance(code, int) else 502
+                raise classify(status, str(err.get("message", "upstream error")), obj, {},
+                               str(err.get("type") or ""))
+            _normalize_choices(obj)
+            if obj.get("usage"):
+                obj["usage"] = normalize_usage(obj["usage"])
+            out.append(obj)
+        return out
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        return self._events(self._sse.feed(data))
+
+    def close(self) -> list[dict[str, Any]]:
+        return self._events(self._sse.close())
+
+
+class OpenAIDialect:
+    name = "openai"
+    supported_parameters = SUPPORTED
+    path = "/chat/completions"
+
+    def url(self, provider: ProviderInfo, upstream_model: str) -> str:
+        return provider.base_url.rstrip("/") + self.path
+
+    def auth_headers(self, provider: ProviderInfo) -> dict[str, str]:
+        return {"authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
+
+    def build_request(
+        self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool
+    ) -> UpstreamRequest:
+        out = dict(body)
+        out["model"] = upstream_model
+        if stream:
+            out["stream"] = True
+            opts = dict(out.get("stream_options") or {})
+            opts["include_usage"] = True  # billing needs the final usage chunk
+            out["stream_options"] = opts
+        else:
+            out.pop("stream", None)
+            out.pop("stream_options", None)
+        headers = {"content-type": "application/json", **self.auth_headers(provider)}
+        return UpstreamRequest(self.url(provider, upstream_model), headers, orjson.dumps(out))
+
+    def parse_response(self, data: bytes) -> dict[str, Any]:
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(502, "upstream returned an unparseable response", "bad_gateway",
+                                data[:2000].decode("utf-8", "replace")) from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
+            if isinstance(obj, dict) and "error" in obj:
+                err = obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
+                code = err.get("code")
+                return_status = code if isinstance(code, int) else 502
+                raise classify(return_status, str(err.get("message")), obj, {})
+            raise UpstreamError(502, "upstream response has no choices", "bad_gateway", obj)
+        _normalize_choices(obj)
+        obj["usage"] = normalize_usage(obj.get("usage"))
+        obj.setdefault("created", int(time.time()))
+        return obj
+
+    def stream_translator(self) -> OpenAIStream:
+        return OpenAIStream()
+
+    def parse_error(self, status: int, data: bytes, headers: dict[str, str]) -> UpstreamError:
+        raw = parse_body(data)
+        message = f"upstream returned HTTP {status}"
+        kind = None
+        if isinstance(raw, dict):
+            err = raw.get("error", raw)
+            if isinstance(err, dict):
+                message = str(err.get("message") or message)
+                kind = str(err.get("type") or err.get("code") or "")
+            elif isinstance(err, str):
+                message = err
+        elif isinstance(raw, str) and raw.strip():
+            message = raw.strip()[:500]
+        return classify(status, message, raw, headers, kind)

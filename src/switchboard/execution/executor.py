@@ -1,0 +1,228 @@
+"""Walks a routing plan: calls upstreams, applies timeouts, retries and fallbacks.
+
+Fallback is decided by the pure retry policy; this module only does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from switchboard.catalog.types import ProviderInfo
+from switchboard.dialects.base import UpstreamError
+from switchboard.dialects.registry import Dialects
+from switchboard.errors import GatewayError
+from switchboard.execution.outcome import AttemptRecord, Outcome
+from switchboard.execution.upstream import UpstreamClient
+from switchboard.routing import retry_policy
+from switchboard.routing.health import HealthStore
+from switchboard.routing.planner import Attempt, Plan
+from switchboard.routing.retry_policy import Action
+
+# Failures that say nothing about the endpoint's health (the request itself was wrong).
+_REQUEST_FAULTS = frozenset({400, 404, 413, 422})
+
+
+def upstream_body(body: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """What goes upstream: the OpenAI request without OpenRouter's routing fields."""
+    out = {k: v for k, v in body.items() if k not in _ROUTER_FIELDS}
+    if dialect != "simulator":
+        out.pop("simulate", None)
+    if dialect in ("openai", "azure"):
+        reasoning = out.pop("reasoning", None)
+        out.pop("include_reasoning", None)
+        if isinstance(reasoning, dict) and reasoning.get("effort") and "reasoning_effort" not in out:
+            out["reasoning_effort"] = reasoning["effort"]
+    return out
+
+
+_ROUTER_FIELDS = frozenset({"provider", "models", "route", "transforms", "plugins", "usage"})
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, error: UpstreamError, kind: str) -> None:
+        self.error = error
+        self.kind = kind
+
+
+def _failure(exc: BaseException) -> _AttemptFailed:
+    if isinstance(exc, UpstreamError):
+        return _AttemptFailed(exc, "status" if exc.upstream_status else "unparseable")
+    if isinstance(exc, TimeoutError):
+        return _AttemptFailed(UpstreamError(408, "upstream timed out", "timeout"), "timeout")
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError |
+                  ConnectionResetError):
+        return _AttemptFailed(
+            UpstreamError(502, f"upstream connection reset: {exc}", "provider_unavailable"), "reset"
+        )
+    return _AttemptFailed(
+        UpstreamError(502, f"could not reach upstream: {exc}", "provider_unavailable"), "connect"
+    )
+
+
+class Executor:
+    def __init__(
+        self, client: UpstreamClient, dialects: Dialects, health: HealthStore,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.dialects = dialects
+        self.health = health
+        self.rng = rng or random.Random()
+
+    # -- walking the plan ------------------------------------------------------------
+
+    def _record(
+        self, outcome: Outcome, attempt: Attempt, status: int, t0: float,
+        error: UpstreamError | None = None,
+    ) -> None:
+        outcome.attempts.append(AttemptRecord(
+            provider=attempt.provider.name, provider_name=attempt.provider.display_name,
+            model=attempt.model.id, endpoint_id=attempt.endpoint.key, status=status,
+            latency_ms=int((time.monotonic() - t0) * 1000),
+            error_type=error.error_type if error else None,
+            message=error.message if error else None,
+        ))
+
+    async def _note_failure(self, attempt: Attempt, failed: _AttemptFailed) -> None:
+        if failed.error.upstream_status in _REQUEST_FAULTS or failed.error.error_type in (
+            "content_policy", "context_length_exceeded"
+        ):
+            return
+        p = attempt.provider
+        await self.health.record_failure(attempt.endpoint.key, p.circuit_failures,
+                                         p.circuit_cooldown_s)
+
+    def _decide(
+        self, plan: Plan, index: int, failed: _AttemptFailed, retried: bool
+    ) -> retry_policy.Decision:
+        attempts = plan.attempts
+        current = attempts[index]
+        last_of_model = (index + 1 >= len(attempts)
+                         or attempts[index + 1].model.id != current.model.id)
+        return retry_policy.decide(
+            failed.error, failed.kind, last_of_model, retried,  # type: ignore[arg-type]
+            current.provider.max_retry_after_s, self.rng,
+        )
+
+    async def walk(self, plan: Plan, outcome: Outcome, call: Any) -> Any:
+        """Run `call(attempt)` over the plan until one succeeds; raise the final error."""
+        errors: list[retry_policy.AttemptError] = []
+        index, retried = 0, False
+        attempts = plan.attempts
+        while index < len(attempts):
+            attempt = attempts[index]
+            t0 = time.monotonic()
+            try:
+                result = await call(attempt, t0)
+            except (asyncio.CancelledError, GatewayError):
+                raise
+            except Exception as exc:
+                failed = exc if isinstance(exc, _AttemptFailed) else _failure(exc)
+                self._record(outcome, attempt, failed.error.upstream_status or failed.error.status,
+                             t0, failed.error)
+                failed.error.metadata.setdefault("provider", attempt.provider.name)
+                errors.append(retry_policy.AttemptError(
+                    attempt.provider.name, attempt.provider.display_name,
+                    failed.kind, failed.error, attempt.model.id))  # type: ignore[arg-type]
+                await self._note_failure(attempt, failed)
+                decision = self._decide(plan, index, failed, retried)
+                if decision.action is Action.RETRY_SAME:
+                    retried = True
+                    await asyncio.sleep(decision.delay_s)
+                    continue
+                retried = False
+                if decision.action is Action.STOP:
+                    break
+                if decision.action is Action.NEXT_MODEL:
+                    model_id = attempt.model.id
+                    while index < len(attempts) and attempts[index].model.id == model_id:
+                        index += 1
+                    continue
+                index += 1
+                continue
+            self._record(outcome, attempt, 200, t0)
+            outcome.served = attempt
+            return result
+        raise retry_policy.final_error(errors)
+
+    # -- one attempt -----------------------------------------------------------------
+
+    async def complete_once(self, attempt: Attempt, body: dict[str, Any]) -> dict[str, Any]:
+        provider, endpoint = attempt.provider, attempt.endpoint
+        dialect = self.dialects.get(provider.api)
+        fwd = upstream_body(body, provider.api)
+        t0 = time.monotonic()
+        if provider.api == "simulator":
+            result: dict[str, Any] = await dialect.complete(endpoint.model, fwd)
+        else:
+            req = dialect.build_request(_with_token(provider), endpoint.model, fwd, False)
+            async with asyncio.timeout(provider.timeouts.first_token):
+                resp = await self.client.send(req, provider.timeouts.connect)
+                try:
+                    data = await resp.read()
+                finally:
+                    resp.release()
+            if resp.status != 200:
+                raise dialect.parse_error(resp.status, data, _headers(resp))
+            result = dialect.parse_response(data)
+        elapsed = time.monotonic() - t0
+        completion = int((result.get("usage") or {}).get("completion_tokens") or 0)
+        await self.health.record_success(
+            endpoint.key, elapsed * 1000, completion / elapsed if elapsed > 0 else 0.0
+        )
+        return result
+
+    async def open_stream(
+        self, attempt: Attempt, body: dict[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Translated chunks of one upstream stream; raises before the first chunk on failure."""
+        provider, endpoint = attempt.provider, attempt.endpoint
+        dialect = self.dialects.get(provider.api)
+        fwd = upstream_body(body, provider.api)
+        if provider.api == "simulator":
+            return dialect.stream(endpoint.model, fwd)  # type: ignore[no-any-return]
+        req = dialect.build_request(_with_token(provider), endpoint.model, fwd, True)
+        timeouts = provider.timeouts
+        async with asyncio.timeout(timeouts.first_token):
+            resp = await self.client.send(req, timeouts.connect)
+            if resp.status != 200:
+                try:
+                    data = await resp.read()
+                finally:
+                    resp.release()
+                raise dialect.parse_error(resp.status, data, _headers(resp))
+        return _read_stream(resp, dialect.stream_translator(), timeouts.first_token, timeouts.idle)
+
+
+async def _read_stream(
+    resp: aiohttp.ClientResponse, translator: Any, first_timeout: float, idle_timeout: float
+) -> AsyncIterator[dict[str, Any]]:
+    try:
+        timeout = first_timeout
+        content = resp.content
+        while True:
+            async with asyncio.timeout(timeout):
+                data = await content.readany()
+            if not data:
+                break
+            for chunk in translator.feed(data):
+                timeout = idle_timeout
+                yield chunk
+        for chunk in translator.close():
+            yield chunk
+    finally:
+        resp.close()  # on cancellation this drops the connection: the upstream stops generating
+
+
+def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
+    return {k.lower(): v for k, v in resp.headers.items()}
+
+
+def _with_token(provider: ProviderInfo) -> ProviderInfo:
+    return provider

@@ -1,0 +1,52 @@
+"""What happened to one request: the attempts, the answer's metadata, and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.billing.pricing import Cost
+from switchboard.errors import GatewayError
+from switchboard.routing.planner import Attempt
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    provider: str
+    provider_name: str
+    model: str
+    endpoint_id: str
+    status: int
+    latency_ms: int
+    error_type: str | None = None
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider, "provider_name": self.provider_name,
+            "model_permaslug": self.model, "endpoint_id": self.endpoint_id,
+            "status": self.status, "latency": self.latency_ms,
+            "error_type": self.error_type, "message": self.message, "is_byok": False,
+        }
+
+
+@dataclass(slots=True)
+class Outcome:
+    gen_id: str
+    started: float  # time.monotonic() at request start
+    created: int  # unix seconds
+    streamed: bool
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    served: Attempt | None = None
+    upstream_id: str | None = None
+    usage: dict[str, Any] | None = None
+    usage_estimated: bool = False
+    finish_reason: str | None = None
+    native_finish_reason: str | None = None
+    completion_text: str = ""
+    cancelled: bool = False
+    first_token_ms: int | None = None
+    generation_ms: int | None = None
+    cost: Cost | None = None
+    images: int = 0
+    error: GatewayError | None = None

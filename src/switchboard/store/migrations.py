@@ -1,0 +1,130 @@
+"""Versioned schema migrations, each applied in its own transaction.
+
+Money columns are BIGINT pico-dollars (1e-12 USD): exact, and atomic to update in SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            credits BIGINT NOT NULL DEFAULT 0,
+            usage BIGINT NOT NULL DEFAULT 0,
+            reserved BIGINT NOT NULL DEFAULT 0,
+            charged_total BIGINT NOT NULL DEFAULT 0,
+            data_collection TEXT NOT NULL DEFAULT 'allow',
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE api_keys (
+            hash TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            limit_pico BIGINT,
+            limit_reset TEXT,
+            usage BIGINT NOT NULL DEFAULT 0,
+            period_usage BIGINT NOT NULL DEFAULT 0,
+            period_start TEXT,
+            reserved BIGINT NOT NULL DEFAULT 0,
+            disabled BOOLEAN NOT NULL DEFAULT FALSE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT)""",
+        "CREATE INDEX api_keys_account ON api_keys(account_id)",
+        """CREATE TABLE holds (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            key_hash TEXT NOT NULL,
+            amount BIGINT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE credit_grants (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            amount BIGINT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE generations (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            key_hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT,
+            provider_name TEXT,
+            endpoint_id TEXT,
+            upstream_id TEXT,
+            cost BIGINT NOT NULL DEFAULT 0,
+            provider_cost BIGINT NOT NULL DEFAULT 0,
+            tokens_prompt INTEGER NOT NULL DEFAULT 0,
+            tokens_completion INTEGER NOT NULL DEFAULT 0,
+            native_tokens_prompt INTEGER NOT NULL DEFAULT 0,
+            native_tokens_completion INTEGER NOT NULL DEFAULT 0,
+            native_tokens_reasoning INTEGER NOT NULL DEFAULT 0,
+            native_tokens_cached INTEGER NOT NULL DEFAULT 0,
+            native_tokens_cache_write INTEGER NOT NULL DEFAULT 0,
+            num_media_prompt INTEGER NOT NULL DEFAULT 0,
+            streamed BOOLEAN NOT NULL DEFAULT FALSE,
+            cancelled BOOLEAN NOT NULL DEFAULT FALSE,
+            latency INTEGER,
+            generation_time INTEGER,
+            finish_reason TEXT,
+            native_finish_reason TEXT,
+            origin TEXT,
+            app_title TEXT,
+            status INTEGER NOT NULL DEFAULT 200,
+            provider_responses TEXT,
+            prompt_content TEXT,
+            completion_content TEXT,
+            day TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX generations_account_day ON generations(account_id, day)",
+        "CREATE INDEX generations_key_day ON generations(key_hash, day)",
+        "CREATE INDEX generations_created ON generations(created_at)",
+    ]),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+class SchemaTooNew(Exception):
+    pass
+
+
+async def current_version(db: Any) -> int:
+    try:
+        row = await db.fetchone("SELECT version FROM schema_version")
+    except Exception:
+        return 0
+    return int(row["version"]) if row else 0
+
+
+async def upgrade(db: Any) -> int:
+    """Apply pending migrations; refuse a database written by newer code."""
+    async with db.transaction() as tx:
+        if db.kind == "postgresql":
+            await tx.execute("SELECT pg_advisory_xact_lock(716201)")
+        await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    version = await current_version(db)
+    if version > LATEST:
+        raise SchemaTooNew(
+            f"database schema is version {version}, newer than this Switchboard "
+            f"(knows up to {LATEST}); upgrade Switchboard instead"
+        )
+    for target, statements in MIGRATIONS:
+        if target <= version:
+            continue
+        async with db.transaction() as tx:
+            if db.kind == "postgresql":
+                # several instances may start together: one migrates, the others wait
+                await tx.execute("SELECT pg_advisory_xact_lock(716201)")
+            row = await tx.fetchone("SELECT version FROM schema_version")
+            if row and int(row["version"]) >= target:
+                version = int(row["version"])
+                continue
+            for stmt in statements:
+                await tx.execute(stmt)
+            await tx.execute("DELETE FROM schema_version")
+            await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", target)
+        version = target
+    return version
