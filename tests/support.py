@@ -40,33 +40,71 @@ class Reply:
     raw: bytes | None = None
 
 
-def openai_completion(text: str = "Hello!", prompt: int = 10, completion: int = 5,
-                      model: str = "gpt-4o-mini", **extra: Any) -> dict[str, Any]:
+def openai_completion(
+    text: str = "Hello!",
+    prompt: int = 10,
+    completion: int = 5,
+    model: str = "gpt-4o-mini",
+    **extra: Any,
+) -> dict[str, Any]:
     msg: dict[str, Any] = {"role": "assistant", "content": text}
     msg.update(extra.pop("message", {}))
     return {
-        "id": "chatcmpl-mock", "object": "chat.completion", "created": 1700000000, "model": model,
-        "choices": [{"index": 0, "message": msg, "finish_reason": extra.pop("finish", "stop"),
-                     "logprobs": None}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": prompt + completion, **extra.pop("usage", {})},
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": msg,
+                "finish_reason": extra.pop("finish", "stop"),
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            **extra.pop("usage", {}),
+        },
         "system_fingerprint": "fp_mock",
     }
 
 
-def openai_stream(pieces: list[str], prompt: int = 10, completion: int = 5,
-                  model: str = "gpt-4o-mini") -> list[Any]:
-    base = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1700000000,
-            "model": model}
-    events: list[Any] = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant",
-                                                                     "content": ""},
-                                               "finish_reason": None}]}]
-    events += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
-               for p in pieces]
+def openai_stream(
+    pieces: list[str], prompt: int = 10, completion: int = 5, model: str = "gpt-4o-mini"
+) -> list[Any]:
+    base = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
+    }
+    events: list[Any] = [
+        {
+            **base,
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            ],
+        }
+    ]
+    events += [
+        {**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+        for p in pieces
+    ]
     events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    events.append({**base, "choices": [], "usage": {"prompt_tokens": prompt,
-                                                    "completion_tokens": completion,
-                                                    "total_tokens": prompt + completion}})
+    events.append(
+        {
+            **base,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+    )
     events.append("[DONE]")
     return events
 
@@ -122,8 +160,13 @@ class MockUpstream:
             body = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
             body = {"_raw": raw.decode("utf-8", "replace")}
-        entry = {"path": request.path_qs, "headers": dict(request.headers), "body": body,
-                 "time": time.monotonic(), "disconnected": False}
+        entry = {
+            "path": request.path_qs,
+            "headers": dict(request.headers),
+            "body": body,
+            "time": time.monotonic(),
+            "disconnected": False,
+        }
         self.requests.append(entry)
         reply = self._pick(request.path_qs, body)
         if reply.delay_s:
@@ -134,10 +177,14 @@ class MockUpstream:
             return web.Response(status=500)
         if reply.sse is None:
             data = reply.raw if reply.raw is not None else orjson.dumps(reply.json)
-            return web.Response(status=reply.status, body=data, headers={
-                "content-type": "application/json", **reply.headers})
-        resp = web.StreamResponse(status=reply.status, headers={
-            "content-type": "text/event-stream", **reply.headers})
+            return web.Response(
+                status=reply.status,
+                body=data,
+                headers={"content-type": "application/json", **reply.headers},
+            )
+        resp = web.StreamResponse(
+            status=reply.status, headers={"content-type": "text/event-stream", **reply.headers}
+        )
         await resp.prepare(request)
         try:
             for i, ev in enumerate(reply.sse):
@@ -166,8 +213,13 @@ class MockUpstream:
 class GatewayServer:
     """A real Switchboard (uvicorn + the app) on a thread, with its own database."""
 
-    def __init__(self, config_text: str, tmp: Path, env: dict[str, str] | None = None,
-                 database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config_text: str,
+        tmp: Path,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+    ) -> None:
         from switchboard.app import create_app
         from switchboard.settings import load_settings
 
@@ -187,9 +239,17 @@ class GatewayServer:
             os.environ.update(old)
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, loop="asyncio",
-                                http="httptools", lifespan="on", log_level="warning",
-                                access_log=False, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            loop="asyncio",
+            http="httptools",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._thread.start()
@@ -206,8 +266,9 @@ class GatewayServer:
         self.http = httpx.Client(base_url=self.base_url, timeout=30)
 
     def admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        return self.http.request(method, path, headers={
-            "Authorization": f"Bearer {self.admin_key}"}, **kw)
+        return self.http.request(
+            method, path, headers={"Authorization": f"Bearer {self.admin_key}"}, **kw
+        )
 
     def new_key(self, name: str = "test", **fields: Any) -> str:
         r = self.admin("POST", "/keys", json={"name": name, **fields})
@@ -258,6 +319,7 @@ models:
         model: gpt-4o-mini-b
         pricing: {{prompt: 3, completion: 15}}
         max_completion_tokens: 1000
-        supported_parameters: [tools, tool_choice, response_format, temperature, max_tokens, stop, seed]
+        supported_parameters:
+          [tools, tool_choice, response_format, temperature, max_tokens, stop, seed]
 {extra}
 """

@@ -47,7 +47,9 @@ def prompt_tokens(messages: list[Any], tools: Any = None) -> int:
         total += _PER_MESSAGE + sum(text_tokens(t) for t in texts) + images * _IMAGE_TOKENS
         for call in m.get("tool_calls") or ():
             fn = call.get("function", {}) if isinstance(call, dict) else {}
-            total += text_tokens(str(fn.get("name", ""))) + text_tokens(str(fn.get("arguments", "")))
+            total += text_tokens(str(fn.get("name", ""))) + text_tokens(
+                str(fn.get("arguments", ""))
+            )
     if tools:
         total += text_tokens(str(tools))
     return total

@@ -77,7 +77,9 @@ class Request:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise GatewayError(400, f"malformed JSON in request body: {exc}", "bad_request") from None
+            raise GatewayError(
+                400, f"malformed JSON in request body: {exc}", "bad_request"
+            ) from None
 
 
 @dataclass(slots=True)
@@ -102,8 +104,11 @@ class StreamResponse:
 
     async def send(self, send: Send, receive: Receive) -> None:
         await send(
-            {"type": "http.response.start", "status": self.status,
-             "headers": [*SSE_HEADERS, *self.headers]}
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [*SSE_HEADERS, *self.headers],
+            }
         )
         producer = asyncio.ensure_future(self._pump(send))
         watcher = asyncio.ensure_future(_wait_disconnect(receive))

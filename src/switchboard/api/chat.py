@@ -45,7 +45,13 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def new_generation_id() -> str:
-    return f"gen-{int(time.time())}-" + "".join(secrets.choice(_ALPHABET) for _ in range(20))
+    """`gen-<unix>-<20 base62 chars>` (≈119 random bits), like OpenRouter's ids."""
+    n = int.from_bytes(secrets.token_bytes(15), "big")
+    chars = []
+    for _ in range(20):
+        n, r = divmod(n, 62)
+        chars.append(_ALPHABET[r])
+    return f"gen-{int(time.time())}-" + "".join(chars)
 
 
 def _has_content(chunk: dict[str, Any]) -> bool:

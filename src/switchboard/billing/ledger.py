@@ -24,13 +24,38 @@ from switchboard.store.repo import KeyRecord, generation_row, period_start
 log = logging.getLogger("switchboard.ledger")
 
 _GEN_COLUMNS = (
-    "id", "account_id", "key_hash", "model", "provider", "provider_name", "endpoint_id",
-    "upstream_id", "cost", "provider_cost", "tokens_prompt", "tokens_completion",
-    "native_tokens_prompt", "native_tokens_completion", "native_tokens_reasoning",
-    "native_tokens_cached", "native_tokens_cache_write", "num_media_prompt", "streamed",
-    "cancelled", "latency", "generation_time", "finish_reason", "native_finish_reason",
-    "origin", "app_title", "status", "provider_responses", "prompt_content",
-    "completion_content", "day", "created_at",
+    "id",
+    "account_id",
+    "key_hash",
+    "model",
+    "provider",
+    "provider_name",
+    "endpoint_id",
+    "upstream_id",
+    "cost",
+    "provider_cost",
+    "tokens_prompt",
+    "tokens_completion",
+    "native_tokens_prompt",
+    "native_tokens_completion",
+    "native_tokens_reasoning",
+    "native_tokens_cached",
+    "native_tokens_cache_write",
+    "num_media_prompt",
+    "streamed",
+    "cancelled",
+    "latency",
+    "generation_time",
+    "finish_reason",
+    "native_finish_reason",
+    "origin",
+    "app_title",
+    "status",
+    "provider_responses",
+    "prompt_content",
+    "completion_content",
+    "day",
+    "created_at",
 )
 _INSERT_GEN = (
     f"INSERT INTO generations ({', '.join(_GEN_COLUMNS)}) VALUES "
@@ -47,8 +72,13 @@ class Settlement:
 
 
 class Ledger:
-    def __init__(self, db: Any, flush_interval_s: float = 0.02, max_batch: int = 500,
-                 hold_ttl_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        db: Any,
+        flush_interval_s: float = 0.02,
+        max_batch: int = 500,
+        hold_ttl_s: float = 3600.0,
+    ) -> None:
         self.db = db
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
@@ -66,28 +96,47 @@ class Ledger:
         async with self.db.transaction() as tx:
             ok = await tx.execute(
                 "UPDATE accounts SET reserved = reserved + $2 "
-                "WHERE id = $1 AND credits - usage - reserved >= $2", key.account_id, amount_pico)
+                "WHERE id = $1 AND credits - usage - reserved >= $2",
+                key.account_id,
+                amount_pico,
+            )
             if ok != 1:
                 raise GatewayError(
-                    402, "Insufficient credits for this request: add credits or lower max_tokens",
-                    "payment_required", {"required": amount_pico / 1e12})
+                    402,
+                    "Insufficient credits for this request: add credits or lower max_tokens",
+                    "payment_required",
+                    {"required": amount_pico / 1e12},
+                )
             if key.limit_pico is not None:
                 ok = await tx.execute(
                     "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1 AND "
                     "limit_pico - (CASE WHEN period_start = $3 THEN period_usage ELSE 0 END) "
-                    "- reserved >= $2", key.hash, amount_pico, cur)
+                    "- reserved >= $2",
+                    key.hash,
+                    amount_pico,
+                    cur,
+                )
                 if ok != 1:
                     raise GatewayError(
-                        402, "This key's spending limit is reached for the current period",
-                        "key_limit_exceeded")
+                        402,
+                        "This key's spending limit is reached for the current period",
+                        "key_limit_exceeded",
+                    )
             else:
                 await tx.execute(
                     "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1",
-                    key.hash, amount_pico)
+                    key.hash,
+                    amount_pico,
+                )
             await tx.execute(
                 "INSERT INTO holds (id, account_id, key_hash, amount, created_at) "
                 "VALUES ($1, $2, $3, $4, $5)",
-                gen_id, key.account_id, key.hash, amount_pico, time.time())
+                gen_id,
+                key.account_id,
+                key.hash,
+                amount_pico,
+                time.time(),
+            )
 
     def settle(self, settlement: Settlement) -> None:
         """Queue a settlement; the response never waits for it."""
@@ -131,40 +180,60 @@ class Ledger:
                 del self._pending[: len(batch)]
 
     async def _commit(self, batch: list[Settlement]) -> None:
+        """One transaction per batch; balance updates summed per account and per key."""
+        accounts: dict[str, list[int]] = {}
+        keys: dict[str, tuple[KeyRecord, list[int]]] = {}
+        generations: list[tuple[Any, ...]] = []
         async with self.db.transaction() as tx:
             for s in batch:
-                await self._apply(tx, s)
-
-    async def _apply(self, tx: Any, s: Settlement) -> None:
-        row = await tx.fetchone("DELETE FROM holds WHERE id = $1 RETURNING amount", s.gen_id)
-        if row is None:
-            return  # already settled or released: charge exactly once
-        held = int(row["amount"])
-        cost = s.cost_pico
-        cur = period_start(s.key.limit_reset)
-        await tx.execute(
-            "UPDATE accounts SET reserved = reserved - $2, usage = usage + $3 WHERE id = $1",
-            s.key.account_id, held, cost)
-        await tx.execute(
-            "UPDATE api_keys SET reserved = reserved - $2, usage = usage + $3, "
-            "period_usage = (CASE WHEN period_start = $4 THEN period_usage ELSE 0 END) + $3, "
-            "period_start = $4 WHERE hash = $1", s.key.hash, held, cost, cur)
-        if s.generation is not None:
-            gen = generation_row(**s.generation)
-            await tx.execute(_INSERT_GEN, *(gen.get(c) for c in _GEN_COLUMNS))
+                row = await tx.fetchone(
+                    "DELETE FROM holds WHERE id = $1 RETURNING amount", s.gen_id)
+                if row is None:
+                    continue  # already settled or released: charge exactly once
+                held = int(row["amount"])
+                acc = accounts.setdefault(s.key.account_id, [0, 0])
+                acc[0] += held
+                acc[1] += s.cost_pico
+                _, k = keys.setdefault(s.key.hash, (s.key, [0, 0]))
+                k[0] += held
+                k[1] += s.cost_pico
+                if s.generation is not None:
+                    gen = generation_row(**s.generation)
+                    generations.append(tuple(gen.get(c) for c in _GEN_COLUMNS))
+            for account_id, (held, cost) in accounts.items():
+                await tx.execute(
+                    "UPDATE accounts SET reserved = reserved - $2, usage = usage + $3 "
+                    "WHERE id = $1", account_id, held, cost)
+            for key_hash, (key, (held, cost)) in keys.items():
+                await tx.execute(
+                    "UPDATE api_keys SET reserved = reserved - $2, usage = usage + $3, "
+                    "period_usage = (CASE WHEN period_start = $4 THEN period_usage ELSE 0 END)"
+                    " + $3, period_start = $4 WHERE hash = $1",
+                    key_hash, held, cost, period_start(key.limit_reset))
+            if generations:
+                await tx.executemany(_INSERT_GEN, generations)
 
     async def release_stale(self) -> int:
         """Release holds older than the TTL: requests that died with a crashed instance."""
         cutoff = time.time() - self.hold_ttl_s
-        rows = await self.db.fetchall("SELECT id, account_id, key_hash FROM holds "
-                                      "WHERE created_at < $1", cutoff)
+        rows = await self.db.fetchall(
+            "SELECT id, account_id, key_hash FROM holds WHERE created_at < $1", cutoff
+        )
         for r in rows:
             async with self.db.transaction() as tx:
-                held = await tx.fetchone("DELETE FROM holds WHERE id = $1 RETURNING amount", r["id"])
+                held = await tx.fetchone(
+                    "DELETE FROM holds WHERE id = $1 RETURNING amount", r["id"]
+                )
                 if held is None:
                     continue
-                await tx.execute("UPDATE accounts SET reserved = reserved - $2 WHERE id = $1",
-                                 r["account_id"], held["amount"])
-                await tx.execute("UPDATE api_keys SET reserved = reserved - $2 WHERE hash = $1",
-                                 r["key_hash"], held["amount"])
+                await tx.execute(
+                    "UPDATE accounts SET reserved = reserved - $2 WHERE id = $1",
+                    r["account_id"],
+                    held["amount"],
+                )
+                await tx.execute(
+                    "UPDATE api_keys SET reserved = reserved - $2 WHERE hash = $1",
+                    r["key_hash"],
+                    held["amount"],
+                )
         return len(rows)

@@ -44,8 +44,8 @@ def per_token_str(per_million: Decimal, markup: Decimal) -> str:
 class Cost:
     provider_pico: int  # what the provider charges us
     pico: int  # what the caller pays: provider cost × (1 + markup)
-    prompt_pico: int
-    completion_pico: int
+    prompt_pico: int  # provider cost of the prompt tokens (cost_details.upstream_*: no markup)
+    completion_pico: int  # provider cost of the completion tokens
 
     @property
     def usd(self) -> Decimal:
@@ -53,7 +53,10 @@ class Cost:
 
 
 def compute_cost(
-    pricing: Pricing, usage: dict[str, Any] | None, markup: Decimal, images: int = 0,
+    pricing: Pricing,
+    usage: dict[str, Any] | None,
+    markup: Decimal,
+    images: int = 0,
     web_searches: int = 0,
 ) -> Cost:
     usage = usage or {}
@@ -65,14 +68,18 @@ def compute_cost(
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
     uncached = max(0, prompt - cached - written)
 
-    read_price = pricing.input_cache_read if pricing.input_cache_read is not None else pricing.prompt
+    read_price = (
+        pricing.input_cache_read if pricing.input_cache_read is not None else pricing.prompt
+    )
     write_price = (
         pricing.input_cache_write if pricing.input_cache_write is not None else pricing.prompt
     )
     reason_price = (
         pricing.internal_reasoning if pricing.internal_reasoning is not None else pricing.completion
     )
-    prompt_cost = (uncached * pricing.prompt + cached * read_price + written * write_price) / MILLION
+    prompt_cost = (
+        uncached * pricing.prompt + cached * read_price + written * write_price
+    ) / MILLION
     completion_cost = (
         (completion - reasoning) * pricing.completion + reasoning * reason_price
     ) / MILLION
@@ -82,8 +89,8 @@ def compute_cost(
     return Cost(
         provider_pico=to_pico(provider),
         pico=to_pico(provider * factor),
-        prompt_pico=to_pico(prompt_cost * factor),
-        completion_pico=to_pico(completion_cost * factor),
+        prompt_pico=to_pico(prompt_cost),
+        completion_pico=to_pico(completion_cost),
     )
 
 
@@ -92,7 +99,12 @@ def worst_case_pico(
 ) -> int:
     """The spending hold: every prompt token uncached, every completion token generated."""
     provider = (
-        prompt_tokens * pricing.prompt + max_completion * max(pricing.completion,
-                                                              pricing.internal_reasoning or 0)
-    ) / MILLION + pricing.request + images * pricing.image
+        (
+            prompt_tokens * pricing.prompt
+            + max_completion * max(pricing.completion, pricing.internal_reasoning or 0)
+        )
+        / MILLION
+        + pricing.request
+        + images * pricing.image
+    )
     return to_pico(provider * (1 + markup))

@@ -24,6 +24,21 @@ def _credential(conf: ProviderConf) -> str | None:
     return None
 
 
+def _options(conf: ProviderConf) -> dict[str, object]:
+    """Resolve `<name>_env` options from the environment (e.g. Azure's resource name)."""
+    options: dict[str, object] = dict(conf.options)
+    for key, value in conf.options.items():
+        if key.endswith("_env") and isinstance(value, str) and key[:-4] not in options:
+            found = os.environ.get(value)
+            if found:
+                options[key[:-4]] = found
+    if "credentials" in options and "credentials_file" not in options:
+        options["credentials_file"] = options.pop("credentials")
+    if conf.api == "vertex" and options.get("credentials_file") and options.get("project"):
+        options["keyless"] = True  # OAuth from a service account: no API key needed
+    return options
+
+
 def _provider(conf: ProviderConf) -> ProviderInfo:
     return ProviderInfo(
         name=conf.name,
@@ -43,7 +58,7 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
         privacy_policy_url=conf.privacy_policy_url,
         terms_of_service_url=conf.terms_of_service_url,
         status_page_url=conf.status_page_url,
-        options=dict(conf.options),
+        options=_options(conf),
     )
 
 

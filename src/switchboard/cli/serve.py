@@ -61,5 +61,5 @@ def serve(host: str, port: int, config: str | None, workers: int) -> None:
         "switchboard.cli.serve:app_factory", factory=True, host=host, port=port,
         workers=workers if workers > 1 else None, loop="uvloop", http="httptools",
         lifespan="on", access_log=False, log_level="warning", timeout_graceful_shutdown=15,
-        server_header=False, date_header=False,
+        server_header=False, date_header=False, proxy_headers=False,
     )

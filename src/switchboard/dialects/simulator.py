@@ -17,7 +17,44 @@ import orjson
 from switchboard.dialects.base import UpstreamError
 from switchboard.tokens import prompt_tokens, text_tokens
 
-_LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "ut", "enim", "ad", "minim", "veniam", "quis", "nostrud", "exercitation", "ullamco", "laboris", "nisi", "ut", "aliquip", "ex", "ea", "commodo", "consequat"]
+_LOREM = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "ut",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "ut",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+]
 
 
 def _last_user_text(messages: list[Any]) -> str:
@@ -28,7 +65,9 @@ def _last_user_text(messages: list[Any]) -> str:
                 return c
             if isinstance(c, list):
                 return " ".join(
-                    str(p.get("text", "")) for p in c if isinstance(p, dict) and p.get("type") == "text"
+                    str(p.get("text", ""))
+                    for p in c
+                    if isinstance(p, dict) and p.get("type") == "text"
                 )
     return ""
 
@@ -90,10 +129,16 @@ class Simulation:
                 tool = next((t for t in tools if t.get("function", {}).get("name") == name), tool)
             fn = tool.get("function", {})
             args = sample_for_schema(fn.get("parameters") or {}, rng) or {}
-            self.tool_calls.append({
-                "id": f"call_sim_{rng.randrange(16**8):08x}", "type": "function",
-                "function": {"name": fn.get("name", "tool"), "arguments": orjson.dumps(args).decode()},
-            })
+            self.tool_calls.append(
+                {
+                    "id": f"call_sim_{rng.randrange(16**8):08x}",
+                    "type": "function",
+                    "function": {
+                        "name": fn.get("name", "tool"),
+                        "arguments": orjson.dumps(args).decode(),
+                    },
+                }
+            )
             self.finish = "tool_calls"
             text = ""
         elif fmt.get("type") == "json_schema":
@@ -112,7 +157,9 @@ class Simulation:
 
     @staticmethod
     def _answered_tool(messages: list[Any]) -> bool:
-        return bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        return (
+            bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        )
 
     @staticmethod
     def _text(model: str, messages: list[Any], max_tokens: Any) -> str:
@@ -138,8 +185,9 @@ class Simulation:
         etype = {429: "rate_limit_exceeded", 408: "timeout"}.get(status, "provider_unavailable")
         raw = {"error": {"message": f"simulated upstream error {status}", "code": status}}
         client_status = status if status in (400, 401, 402, 403, 404, 408, 413, 422, 429) else 502
-        return UpstreamError(client_status, f"simulated upstream error {status}", etype, raw,
-                             upstream_status=status)
+        return UpstreamError(
+            client_status, f"simulated upstream error {status}", etype, raw, upstream_status=status
+        )
 
     def pieces(self) -> list[str]:
         words = self.text.split(" ")
@@ -148,10 +196,22 @@ class Simulation:
 
 class SimulatorDialect:
     name = "simulator"
-    supported_parameters = frozenset({
-        "tools", "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs",
-        "temperature", "top_p", "stop", "max_tokens", "seed", "n", "user",
-    })
+    supported_parameters = frozenset(
+        {
+            "tools",
+            "tool_choice",
+            "parallel_tool_calls",
+            "response_format",
+            "structured_outputs",
+            "temperature",
+            "top_p",
+            "stop",
+            "max_tokens",
+            "seed",
+            "n",
+            "user",
+        }
+    )
 
     async def complete(self, upstream_model: str, body: dict[str, Any]) -> dict[str, Any]:
         sim = Simulation(upstream_model, body)
@@ -163,35 +223,57 @@ class SimulatorDialect:
         if sim.tool_calls:
             message["tool_calls"] = sim.tool_calls
         return {
-            "id": f"sim-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"sim-{time.time_ns()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": upstream_model,
-            "choices": [{"index": 0, "message": message, "finish_reason": sim.finish,
-                         "native_finish_reason": sim.finish, "logprobs": None}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": sim.finish,
+                    "native_finish_reason": sim.finish,
+                    "logprobs": None,
+                }
+            ],
             "usage": sim.usage(),
         }
 
-    async def stream(self, upstream_model: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, upstream_model: str, body: dict[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
         sim = Simulation(upstream_model, body)
         if sim.latency_s:
             await asyncio.sleep(sim.latency_s)
         if sim.error and sim.after_chunks is None:
             raise sim.fail()
-        base = {"id": f"sim-{time.time_ns()}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": upstream_model}
+        base = {
+            "id": f"sim-{time.time_ns()}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": upstream_model,
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
-                                         "native_finish_reason": finish}]}
+            return {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": delta,
+                        "finish_reason": finish,
+                        "native_finish_reason": finish,
+                    }
+                ],
+            }
 
         yield chunk({"role": "assistant", "content": ""})
-        sent = 0
-        for piece in sim.pieces():
+        for sent, piece in enumerate(sim.pieces()):
             if sim.error and sim.after_chunks is not None and sent >= int(sim.after_chunks):
                 raise sim.fail()
             if sim.chunk_delay_s:
                 await asyncio.sleep(sim.chunk_delay_s)
             yield chunk({"content": piece})
-            sent += 1
         if sim.error and sim.after_chunks is not None:
             raise sim.fail()
         for i, call in enumerate(sim.tool_calls):

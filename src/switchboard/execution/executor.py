@@ -36,7 +36,11 @@ def upstream_body(body: dict[str, Any], dialect: str) -> dict[str, Any]:
     if dialect in ("openai", "azure"):
         reasoning = out.pop("reasoning", None)
         out.pop("include_reasoning", None)
-        if isinstance(reasoning, dict) and reasoning.get("effort") and "reasoning_effort" not in out:
+        if (
+            isinstance(reasoning, dict)
+            and reasoning.get("effort")
+            and "reasoning_effort" not in out
+        ):
             out["reasoning_effort"] = reasoning["effort"]
     return out
 
@@ -55,8 +59,9 @@ def _failure(exc: BaseException) -> _AttemptFailed:
         return _AttemptFailed(exc, "status" if exc.upstream_status else "unparseable")
     if isinstance(exc, TimeoutError):
         return _AttemptFailed(UpstreamError(408, "upstream timed out", "timeout"), "timeout")
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError |
-                  ConnectionResetError):
+    if isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError
+    ):
         return _AttemptFailed(
             UpstreamError(502, f"upstream connection reset: {exc}", "provider_unavailable"), "reset"
         )
@@ -67,7 +72,10 @@ def _failure(exc: BaseException) -> _AttemptFailed:
 
 class Executor:
     def __init__(
-        self, client: UpstreamClient, dialects: Dialects, health: HealthStore,
+        self,
+        client: UpstreamClient,
+        dialects: Dialects,
+        health: HealthStore,
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
@@ -78,36 +86,52 @@ class Executor:
     # -- walking the plan ------------------------------------------------------------
 
     def _record(
-        self, outcome: Outcome, attempt: Attempt, status: int, t0: float,
+        self,
+        outcome: Outcome,
+        attempt: Attempt,
+        status: int,
+        t0: float,
         error: UpstreamError | None = None,
     ) -> None:
-        outcome.attempts.append(AttemptRecord(
-            provider=attempt.provider.name, provider_name=attempt.provider.display_name,
-            model=attempt.model.id, endpoint_id=attempt.endpoint.key, status=status,
-            latency_ms=int((time.monotonic() - t0) * 1000),
-            error_type=error.error_type if error else None,
-            message=error.message if error else None,
-        ))
+        outcome.attempts.append(
+            AttemptRecord(
+                provider=attempt.provider.name,
+                provider_name=attempt.provider.display_name,
+                model=attempt.model.id,
+                endpoint_id=attempt.endpoint.key,
+                status=status,
+                latency_ms=int((time.monotonic() - t0) * 1000),
+                error_type=error.error_type if error else None,
+                message=error.message if error else None,
+            )
+        )
 
     async def _note_failure(self, attempt: Attempt, failed: _AttemptFailed) -> None:
         if failed.error.upstream_status in _REQUEST_FAULTS or failed.error.error_type in (
-            "content_policy", "context_length_exceeded"
+            "content_policy",
+            "context_length_exceeded",
         ):
             return
         p = attempt.provider
-        await self.health.record_failure(attempt.endpoint.key, p.circuit_failures,
-                                         p.circuit_cooldown_s)
+        await self.health.record_failure(
+            attempt.endpoint.key, p.circuit_failures, p.circuit_cooldown_s
+        )
 
     def _decide(
         self, plan: Plan, index: int, failed: _AttemptFailed, retried: bool
     ) -> retry_policy.Decision:
         attempts = plan.attempts
         current = attempts[index]
-        last_of_model = (index + 1 >= len(attempts)
-                         or attempts[index + 1].model.id != current.model.id)
+        last_of_model = (
+            index + 1 >= len(attempts) or attempts[index + 1].model.id != current.model.id
+        )
         return retry_policy.decide(
-            failed.error, failed.kind, last_of_model, retried,  # type: ignore[arg-type]
-            current.provider.max_retry_after_s, self.rng,
+            failed.error,
+            failed.kind,
+            last_of_model,
+            retried,  # type: ignore[arg-type]
+            current.provider.max_retry_after_s,
+            self.rng,
         )
 
     async def walk(self, plan: Plan, outcome: Outcome, call: Any) -> Any:
@@ -124,12 +148,23 @@ class Executor:
                 raise
             except Exception as exc:
                 failed = exc if isinstance(exc, _AttemptFailed) else _failure(exc)
-                self._record(outcome, attempt, failed.error.upstream_status or failed.error.status,
-                             t0, failed.error)
+                self._record(
+                    outcome,
+                    attempt,
+                    failed.error.upstream_status or failed.error.status,
+                    t0,
+                    failed.error,
+                )
                 failed.error.metadata.setdefault("provider", attempt.provider.name)
-                errors.append(retry_policy.AttemptError(
-                    attempt.provider.name, attempt.provider.display_name,
-                    failed.kind, failed.error, attempt.model.id))  # type: ignore[arg-type]
+                errors.append(
+                    retry_policy.AttemptError(
+                        attempt.provider.name,
+                        attempt.provider.display_name,
+                        failed.kind,
+                        failed.error,
+                        attempt.model.id,
+                    )
+                )  # type: ignore[arg-type]
                 await self._note_failure(attempt, failed)
                 decision = self._decide(plan, index, failed, retried)
                 if decision.action is Action.RETRY_SAME:
@@ -161,7 +196,7 @@ class Executor:
         if provider.api == "simulator":
             result: dict[str, Any] = await dialect.complete(endpoint.model, fwd)
         else:
-            req = dialect.build_request(_with_token(provider), endpoint.model, fwd, False)
+            req = dialect.build_request(await _with_token(provider), endpoint.model, fwd, False)
             async with asyncio.timeout(provider.timeouts.first_token):
                 resp = await self.client.send(req, provider.timeouts.connect)
                 try:
@@ -187,7 +222,7 @@ class Executor:
         fwd = upstream_body(body, provider.api)
         if provider.api == "simulator":
             return dialect.stream(endpoint.model, fwd)  # type: ignore[no-any-return]
-        req = dialect.build_request(_with_token(provider), endpoint.model, fwd, True)
+        req = dialect.build_request(await _with_token(provider), endpoint.model, fwd, True)
         timeouts = provider.timeouts
         async with asyncio.timeout(timeouts.first_token):
             resp = await self.client.send(req, timeouts.connect)
@@ -224,5 +259,16 @@ def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     return {k.lower(): v for k, v in resp.headers.items()}
 
 
-def _with_token(provider: ProviderInfo) -> ProviderInfo:
-    return provider
+_vertex_credentials: dict[str, Any] = {}
+
+
+async def _with_token(provider: ProviderInfo) -> ProviderInfo:
+    """Vertex without a static token: a cached OAuth token, refreshed off the event loop."""
+    if provider.api != "vertex" or provider.api_key or provider.options.get("access_token"):
+        return provider
+    from switchboard.dialects.vertex import VertexCredentials
+
+    creds = _vertex_credentials.get(provider.name)
+    if creds is None:
+        creds = _vertex_credentials[provider.name] = VertexCredentials.for_provider(provider)
+    return await asyncio.to_thread(creds.apply, provider)

@@ -23,10 +23,15 @@ class AttemptRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "provider": self.provider, "provider_name": self.provider_name,
-            "model_permaslug": self.model, "endpoint_id": self.endpoint_id,
-            "status": self.status, "latency": self.latency_ms,
-            "error_type": self.error_type, "message": self.message, "is_byok": False,
+            "provider": self.provider,
+            "provider_name": self.provider_name,
+            "model_permaslug": self.model,
+            "endpoint_id": self.endpoint_id,
+            "status": self.status,
+            "latency": self.latency_ms,
+            "error_type": self.error_type,
+            "message": self.message,
+            "is_byok": False,
         }
 
 

@@ -37,8 +37,9 @@ def usage_body(usage: dict[str, Any] | None, cost: Cost | None) -> dict[str, Any
     }
 
 
-def shape_completion(result: dict[str, Any], outcome: Outcome, model_id: str,
-                     provider_name: str) -> dict[str, Any]:
+def shape_completion(
+    result: dict[str, Any], outcome: Outcome, model_id: str, provider_name: str
+) -> dict[str, Any]:
     result["id"] = outcome.gen_id
     result["object"] = "chat.completion"
     result["created"] = outcome.created
@@ -60,11 +61,15 @@ def to_text_completion(result: dict[str, Any]) -> dict[str, Any]:
     choices = []
     for choice in result.get("choices") or ():
         msg = choice.get("message") or {}
-        choices.append({
-            "text": msg.get("content") or "", "index": choice.get("index", 0),
-            "logprobs": None, "finish_reason": choice.get("finish_reason"),
-            "native_finish_reason": choice.get("native_finish_reason"),
-        })
+        choices.append(
+            {
+                "text": msg.get("content") or "",
+                "index": choice.get("index", 0),
+                "logprobs": None,
+                "finish_reason": choice.get("finish_reason"),
+                "native_finish_reason": choice.get("native_finish_reason"),
+            }
+        )
     out = {k: v for k, v in result.items() if k != "choices"}
     out["object"] = "text_completion"
     out["choices"] = choices
@@ -75,9 +80,15 @@ def chunk_to_text(chunk: dict[str, Any]) -> dict[str, Any]:
     choices = []
     for c in chunk.get("choices") or ():
         delta = c.get("delta") or {}
-        choices.append({"text": delta.get("content") or "", "index": c.get("index", 0),
-                        "logprobs": None, "finish_reason": c.get("finish_reason"),
-                        "native_finish_reason": c.get("native_finish_reason")})
+        choices.append(
+            {
+                "text": delta.get("content") or "",
+                "index": c.get("index", 0),
+                "logprobs": None,
+                "finish_reason": c.get("finish_reason"),
+                "native_finish_reason": c.get("native_finish_reason"),
+            }
+        )
     out = {k: v for k, v in chunk.items() if k != "choices"}
     out["object"] = "text_completion"
     out["choices"] = choices

@@ -1,8 +1,10 @@
 """HealthStore shared by every gateway instance through Redis (SWITCHBOARD_REDIS_URL).
 
-Built for the request path: `record_*` schedule their write and return at once
-(health is advisory, a lost record costs nothing), and `snapshot()` reads a
-local copy that a background task refreshes from Redis about once a second.
+Built for the request path: `record_*` queue their write and return at once
+(health is advisory, a lost record costs nothing); one writer task sends the
+queue in order, batched into pipelines — order matters, a success must not
+overtake the failures before it. `snapshot()` reads a local copy that a
+background task refreshes from Redis about once a second.
 Only `allow_probe` on a circuit that is not closed waits for Redis, because a
 single probe across all instances needs one atomic decision.
 
@@ -22,11 +24,12 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 from switchboard.routing.health import (
     BUCKETS,
@@ -42,7 +45,8 @@ from switchboard.routing.health import (
 log = logging.getLogger(__name__)
 
 STATE_TTL_S = 86_400  # forget an endpoint's circuit after a day without traffic
-MAX_PENDING_WRITES = 1_000  # with Redis slow or down, drop records rather than pile up tasks
+MAX_PENDING_WRITES = 1_000  # with Redis slow or down, drop records rather than pile them up
+MAX_BATCH = 200  # records per pipeline
 
 _FAILURE = """
 local cf = redis.call('HINCRBY', KEYS[1], 'cf', 1)
@@ -87,6 +91,9 @@ return 1
 
 _STATES: dict[str, CircuitState] = {"open": "open", "half_open": "half_open"}
 
+# (endpoint key, script, KEYS, ARGV)
+_Write = tuple[str, AsyncScript, list[str], list[Any]]
+
 
 def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -114,7 +121,8 @@ class RedisHealthTracker:
         self._success = client.register_script(_SUCCESS)
         self._probe = client.register_script(_PROBE)
         self._view: Mapping[str, EndpointHealth] = MappingProxyType({})
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._writes: asyncio.Queue[_Write] = asyncio.Queue(MAX_PENDING_WRITES)
+        self._writer: asyncio.Task[None] | None = None
         self._registered: set[str] = set()  # endpoint keys this instance has added to {prefix}:keys
         self._refresher: asyncio.Task[None] | None = None
 
@@ -141,29 +149,16 @@ class RedisHealthTracker:
         sample = ""
         if ttft_ms is not None or tps is not None:
             sample = f"{bucket}|{'' if ttft_ms is None else ttft_ms}|{'' if tps is None else tps}"
-        self._spawn(
-            key,
-            self._success(
-                keys=[self._state_key(key), self._bucket_key(key, bucket), self._samples_key(key)],
-                args=[self._bucket_ttl, STATE_TTL_S, sample, MAX_SAMPLES],
-            ),
-        )
+        keys = [self._state_key(key), self._bucket_key(key, bucket), self._samples_key(key)]
+        args = [self._bucket_ttl, STATE_TTL_S, sample, MAX_SAMPLES]
+        self._enqueue((key, self._success, keys, args))
 
     async def record_failure(self, key: str, failures_to_open: int, cooldown_s: float) -> None:
         now = self._clock()
-        self._spawn(
-            key,
-            self._failure(
-                keys=[self._state_key(key), self._bucket_key(key, self._bucket(now))],
-                args=[
-                    failures_to_open,
-                    repr(now + cooldown_s),
-                    repr(cooldown_s),
-                    self._bucket_ttl,
-                    STATE_TTL_S,
-                ],
-            ),
-        )
+        keys = [self._state_key(key), self._bucket_key(key, self._bucket(now))]
+        opened_until = repr(now + cooldown_s)
+        args = [failures_to_open, opened_until, repr(cooldown_s), self._bucket_ttl, STATE_TTL_S]
+        self._enqueue((key, self._failure, keys, args))
 
     async def allow_probe(self, key: str) -> bool:
         local = self.snapshot()
@@ -197,11 +192,16 @@ class RedisHealthTracker:
                 await self._refresher
             self._refresher = None
         await self.flush(timeout_s=1.0)
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
 
     async def flush(self, timeout_s: float | None = None) -> None:
-        """Wait for scheduled writes (tests; shutdown)."""
-        if self._pending:
-            await asyncio.wait(set(self._pending), timeout=timeout_s)
+        """Wait until queued writes have been sent (tests; shutdown)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._writes.join(), timeout_s)
 
     async def refresh(self) -> None:
         """Read every endpoint's state from Redis into the local copy."""
@@ -258,19 +258,33 @@ class RedisHealthTracker:
             except Exception as exc:  # keep serving the last good copy
                 log.warning("health: refresh from Redis failed: %s", exc)
 
-    def _spawn(self, key: str, write: Coroutine[Any, Any, Any]) -> None:
-        if len(self._pending) >= MAX_PENDING_WRITES:
-            write.close()
-            return
-        task = asyncio.create_task(self._write(key, write))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _write(self, key: str, write: Coroutine[Any, Any, Any]) -> None:
+    def _enqueue(self, write: _Write) -> None:
         try:
-            await write
-            if key not in self._registered:  # once per key, not a second round trip per record
-                await self._redis.sadd(f"{self._prefix}:keys", key)
-                self._registered.add(key)
-        except Exception as exc:
-            log.warning("health: recording %s in Redis failed: %s", key, exc)
+            self._writes.put_nowait(write)
+        except asyncio.QueueFull:
+            return  # Redis is not keeping up; health is advisory
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="health-writer")
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._writes.get()]
+            while len(batch) < MAX_BATCH and not self._writes.empty():
+                batch.append(self._writes.get_nowait())
+            try:
+                await self._send(batch)
+            except Exception as exc:
+                log.warning("health: writing %d records to Redis failed: %s", len(batch), exc)
+            finally:
+                for _ in batch:
+                    self._writes.task_done()
+
+    async def _send(self, batch: list[_Write]) -> None:
+        pipe = self._redis.pipeline(transaction=False)  # one connection: writes land in order
+        new = {key for key, *_ in batch} - self._registered
+        for _key, script, keys, args in batch:
+            await script(keys=keys, args=args, client=pipe)
+        if new:  # once per key, not once per record
+            pipe.sadd(f"{self._prefix}:keys", *new)
+        await pipe.execute()
+        self._registered |= new

@@ -62,6 +62,9 @@ class SQLiteDatabase:
     async def execute(self, sql: str, *args: Any) -> int:
         return self._conn.execute(self._sql(sql), args).rowcount
 
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._conn.executemany(self._sql(sql), rows)
+
     async def executescript(self, sql: str) -> None:
         self._conn.executescript(sql)
 
@@ -97,6 +100,9 @@ class _PgConn:
         status: str = await self._c.execute(sql, *args)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        await self._c.executemany(sql, rows)
 
 
 class PostgresDatabase:
