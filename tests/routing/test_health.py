@@ -226,12 +226,8 @@ async def test_snapshot_now_follows_the_clock() -> None:
 # -- Redis specifics --
 
 
-def pair(
-    client: aioredis.Redis, clock: FakeClock, **kw: float
-) -> tuple[RedisHealthTracker, RedisHealthTracker]:
-    return RedisHealthTracker(client, clock=clock, **kw), RedisHealthTracker(
-        client, clock=clock, **kw
-    )
+def pair(client: aioredis.Redis, clock: FakeClock) -> tuple[RedisHealthTracker, RedisHealthTracker]:
+    return RedisHealthTracker(client, clock=clock), RedisHealthTracker(client, clock=clock)
 
 
 async def test_instances_share_failures_and_the_circuit(redis_client: aioredis.Redis) -> None:
@@ -284,7 +280,7 @@ async def test_window_counters_expire(redis_client: aioredis.Redis) -> None:
     await store.record_success(KEY, 1.0, 1.0)
     await store.record_failure(KEY, 5, 30)
     await store.flush()
-    keys = [k.decode() for k in await redis_client.keys("t:*")]
+    keys = [k if isinstance(k, str) else k.decode() for k in await redis_client.keys("t:*")]
     windowed = [k for k in keys if ":w:" in k or k.endswith(":s")]
     assert windowed
     for k in windowed:

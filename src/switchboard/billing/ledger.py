@@ -71,6 +71,9 @@ class Settlement:
     generation: dict[str, Any] | None  # None: nothing was served, release only
 
 
+_PendingHold = tuple[str, KeyRecord, int, "asyncio.Future[GatewayError | None]"]
+
+
 class Ledger:
     def __init__(
         self,
@@ -87,56 +90,82 @@ class Ledger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._hold_queue: list[_PendingHold] = []
+        self._hold_scheduled = False
+        self._hold_tasks: set[asyncio.Task[None]] = set()
 
     # -- the request path ------------------------------------------------------------
 
     async def hold(self, gen_id: str, key: KeyRecord, amount_pico: int) -> None:
-        """Reserve `amount_pico` or raise 402; atomic against concurrent requests."""
-        cur = period_start(key.limit_reset)
-        async with self.db.transaction() as tx:
-            ok = await tx.execute(
-                "UPDATE accounts SET reserved = reserved + $2 "
-                "WHERE id = $1 AND credits - usage - reserved >= $2",
-                key.account_id,
-                amount_pico,
-            )
-            if ok != 1:
-                raise GatewayError(
-                    402,
-                    "Insufficient credits for this request: add credits or lower max_tokens",
-                    "payment_required",
-                    {"required": amount_pico / 1e12},
-                )
-            if key.limit_pico is not None:
-                ok = await tx.execute(
-                    "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1 AND "
-                    "limit_pico - (CASE WHEN period_start = $3 THEN period_usage ELSE 0 END) "
-                    "- reserved >= $2",
-                    key.hash,
-                    amount_pico,
-                    cur,
-                )
-                if ok != 1:
-                    raise GatewayError(
-                        402,
-                        "This key's spending limit is reached for the current period",
-                        "key_limit_exceeded",
-                    )
+        """Reserve `amount_pico` or raise 402; atomic against concurrent requests.
+
+        Holds asked for in the same event-loop turn share one transaction (group
+        commit): each is still its own conditional update, so none can overspend.
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[GatewayError | None] = loop.create_future()
+        self._hold_queue.append((gen_id, key, amount_pico, fut))
+        if not self._hold_scheduled:
+            self._hold_scheduled = True
+            loop.call_soon(self._spawn_hold_flush)
+        err = await fut
+        if err is not None:
+            raise err
+
+    def _spawn_hold_flush(self) -> None:
+        self._hold_scheduled = False
+        batch, self._hold_queue = self._hold_queue, []
+        task = asyncio.ensure_future(self._flush_holds(batch))
+        self._hold_tasks.add(task)
+        task.add_done_callback(self._hold_tasks.discard)
+
+    async def _flush_holds(self, batch: list[_PendingHold]) -> None:
+        results: list[GatewayError | None] = []
+        try:
+            async with self.db.transaction() as tx:
+                for gen_id, key, amount, _ in batch:
+                    results.append(await self._hold_one(tx, gen_id, key, amount))
+        except Exception as exc:
+            for *_, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (gen_id, key, _, fut), err in zip(batch, results, strict=True):
+            if fut.done():  # the request was cancelled while waiting: give the hold back
+                if err is None:
+                    self.settle(Settlement(gen_id, key, 0, None))
             else:
-                await tx.execute(
-                    "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1",
-                    key.hash,
-                    amount_pico,
-                )
-            await tx.execute(
-                "INSERT INTO holds (id, account_id, key_hash, amount, created_at) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                gen_id,
-                key.account_id,
-                key.hash,
-                amount_pico,
-                time.time(),
-            )
+                fut.set_result(err)
+
+    async def _hold_one(
+        self, tx: Any, gen_id: str, key: KeyRecord, amount_pico: int
+    ) -> GatewayError | None:
+        ok = await tx.execute(
+            "UPDATE accounts SET reserved = reserved + $2 "
+            "WHERE id = $1 AND credits - usage - reserved >= $2", key.account_id, amount_pico)
+        if ok != 1:
+            return GatewayError(
+                402, "Insufficient credits for this request: add credits or lower max_tokens",
+                "payment_required", {"required": amount_pico / 1e12})
+        if key.limit_pico is not None:
+            ok = await tx.execute(
+                "UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1 AND "
+                "limit_pico - (CASE WHEN period_start = $3 THEN period_usage ELSE 0 END) "
+                "- reserved >= $2", key.hash, amount_pico, period_start(key.limit_reset))
+            if ok != 1:
+                await tx.execute("UPDATE accounts SET reserved = reserved - $2 WHERE id = $1",
+                                 key.account_id, amount_pico)
+                return GatewayError(
+                    402, "This key's spending limit is reached for the current period",
+                    "key_limit_exceeded")
+        else:
+            await tx.execute("UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1",
+                             key.hash, amount_pico)
+        await tx.execute(
+            "INSERT INTO holds (id, account_id, key_hash, amount, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            gen_id, key.account_id, key.hash, amount_pico, time.time())
+        return None
 
     def settle(self, settlement: Settlement) -> None:
         """Queue a settlement; the response never waits for it."""

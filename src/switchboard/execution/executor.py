@@ -11,12 +11,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError
 from switchboard.dialects.registry import Dialects
 from switchboard.errors import GatewayError
+from switchboard.execution.http1 import Response, UpstreamConnectionError
 from switchboard.execution.outcome import AttemptRecord, Outcome
 from switchboard.execution.upstream import UpstreamClient
 from switchboard.routing import retry_policy
@@ -56,12 +55,13 @@ class _AttemptFailed(Exception):
 
 def _failure(exc: BaseException) -> _AttemptFailed:
     if isinstance(exc, UpstreamError):
-        return _AttemptFailed(exc, "status" if exc.upstream_status else "unparseable")
+        parsed_status = exc.upstream_status is not None or exc.status != 502
+        return _AttemptFailed(exc, "status" if parsed_status else "unparseable")
     if isinstance(exc, TimeoutError):
         return _AttemptFailed(UpstreamError(408, "upstream timed out", "timeout"), "timeout")
-    if isinstance(
-        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError
-    ):
+    if isinstance(exc, UpstreamConnectionError):
+        return _AttemptFailed(UpstreamError(502, str(exc), "provider_unavailable"), exc.kind)
+    if isinstance(exc, ConnectionResetError):
         return _AttemptFailed(
             UpstreamError(502, f"upstream connection reset: {exc}", "provider_unavailable"), "reset"
         )
@@ -141,6 +141,9 @@ class Executor:
         attempts = plan.attempts
         while index < len(attempts):
             attempt = attempts[index]
+            if not await self.health.allow_probe(attempt.endpoint.key):
+                index += 1  # circuit open and another request holds the probe
+                continue
             t0 = time.monotonic()
             try:
                 result = await call(attempt, t0)
@@ -236,14 +239,13 @@ class Executor:
 
 
 async def _read_stream(
-    resp: aiohttp.ClientResponse, translator: Any, first_timeout: float, idle_timeout: float
+    resp: Response, translator: Any, first_timeout: float, idle_timeout: float
 ) -> AsyncIterator[dict[str, Any]]:
     try:
         timeout = first_timeout
-        content = resp.content
         while True:
             async with asyncio.timeout(timeout):
-                data = await content.readany()
+                data = await resp.readany()
             if not data:
                 break
             for chunk in translator.feed(data):
@@ -255,8 +257,8 @@ async def _read_stream(
         resp.close()  # on cancellation this drops the connection: the upstream stops generating
 
 
-def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
-    return {k.lower(): v for k, v in resp.headers.items()}
+def _headers(resp: Response) -> dict[str, str]:
+    return resp.headers
 
 
 _vertex_credentials: dict[str, Any] = {}

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from switchboard.dialects.base import UpstreamRequest
+from switchboard.execution.http1 import HTTP1Client, Response
 
 
 class UpstreamClient:
-    def __init__(self, pool_size: int = 1000) -> None:
-        self._pool_size = pool_size
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self) -> None:
+        self._client: HTTP1Client | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self._pool_size, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
-        )
-        # Timeouts are applied per phase by the executor (first token, idle stream).
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=None),
-            auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-        )
+        self._client = HTTP1Client()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
-    async def send(self, req: UpstreamRequest, connect_timeout: float) -> aiohttp.ClientResponse:
-        assert self._session is not None, "UpstreamClient.start() was not called"
-        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect_timeout)
-        return await self._session.request(
-            req.method, req.url, data=req.body, headers=req.headers, timeout=timeout
-        )
+    async def send(self, req: UpstreamRequest, connect_timeout: float) -> Response:
+        assert self._client is not None, "UpstreamClient.start() was not called"
+        return await self._client.request(
+            req.method, req.url, req.headers, req.body, connect_timeout)

@@ -17,7 +17,7 @@ import math
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Protocol
@@ -85,8 +85,31 @@ class HealthStore(Protocol):
     def snapshot(self) -> HealthSnapshot: ...
 
 
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def summarize(
+    ok: int,
+    failed: int,
+    samples: Iterable[tuple[float | None, float | None]],
+    consecutive_failures: int,
+    state: CircuitState,
+    open_until: float | None,
+) -> EndpointHealth:
+    """One endpoint's window (attempt counts, (ttft_ms, tps) samples) and circuit, summarized."""
+    ttfts: list[float] = []
+    tpss: list[float] = []
+    for ttft, tps in samples:
+        if ttft is not None:
+            ttfts.append(ttft)
+        if tps is not None:
+            tpss.append(tps)
+    return EndpointHealth(
+        latency_ms=statistics.median(ttfts) if ttfts else None,
+        throughput_tps=statistics.median(tpss) if tpss else None,
+        error_rate=failed / (ok + failed) if ok + failed else 0.0,
+        requests=ok + failed,
+        consecutive_failures=consecutive_failures,
+        state=state,
+        open_until=open_until,
+    )
 
 
 @dataclass(slots=True)
@@ -110,15 +133,10 @@ class _Endpoint:
 
     def summarize(self, bucket: int) -> EndpointHealth:
         first = bucket - BUCKETS + 1
-        ok = sum(b[1] for b in self.buckets if b[0] >= first)
-        failed = sum(b[2] for b in self.buckets if b[0] >= first)
-        recent = [s for s in self.samples if s[0] >= first]
-        total = ok + failed
-        return EndpointHealth(
-            latency_ms=median([s[1] for s in recent if s[1] is not None]),
-            throughput_tps=median([s[2] for s in recent if s[2] is not None]),
-            error_rate=failed / total if total else 0.0,
-            requests=total,
+        return summarize(
+            ok=sum(b[1] for b in self.buckets if b[0] >= first),
+            failed=sum(b[2] for b in self.buckets if b[0] >= first),
+            samples=((s[1], s[2]) for s in self.samples if s[0] >= first),
             consecutive_failures=self.consecutive_failures,
             state=self.state,
             open_until=self.open_until,

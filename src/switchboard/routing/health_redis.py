@@ -39,7 +39,7 @@ from switchboard.routing.health import (
     Clock,
     EndpointHealth,
     HealthSnapshot,
-    median,
+    summarize,
 )
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,10 @@ class RedisHealthTracker:
 
     async def start(self) -> None:
         """Load the shared state once, then keep refreshing it in the background."""
-        with contextlib.suppress(Exception):
+        try:
             await self.refresh()
+        except Exception as exc:  # start anyway: health is advisory, the loop will retry
+            log.warning("health: first read from Redis failed: %s", exc)
         self._refresher = asyncio.create_task(self._refresh_loop(), name="health-refresh")
 
     async def stop(self) -> None:
@@ -227,24 +229,17 @@ class RedisHealthTracker:
         self, state: dict[Any, Any], samples: list[Any], counts: list[list[Any]], first: int
     ) -> EndpointHealth:
         fields = {_str(k): _str(v) for k, v in state.items()}
-        ok = sum(int(c[0] or 0) for c in counts)
-        failed = sum(int(c[1] or 0) for c in counts)
-        ttfts: list[float] = []
-        tpss: list[float] = []
+        recent: list[tuple[float | None, float | None]] = []
         for raw in samples:
             bucket, ttft, tps = _str(raw).split("|")
             if int(bucket) >= first:
-                if ttft:
-                    ttfts.append(float(ttft))
-                if tps:
-                    tpss.append(float(tps))
+                recent.append((float(ttft) if ttft else None, float(tps) if tps else None))
         circuit = _STATES.get(fields.get("state", ""), "closed")
         open_until = fields.get("open_until")
-        return EndpointHealth(
-            latency_ms=median(ttfts),
-            throughput_tps=median(tpss),
-            error_rate=failed / (ok + failed) if ok + failed else 0.0,
-            requests=ok + failed,
+        return summarize(
+            ok=sum(int(c[0] or 0) for c in counts),
+            failed=sum(int(c[1] or 0) for c in counts),
+            samples=recent,
             consecutive_failures=int(fields.get("cf", 0)),
             state=circuit,
             open_until=float(open_until) if open_until and circuit != "closed" else None,

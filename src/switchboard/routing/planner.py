@@ -90,7 +90,10 @@ def plan_route(
         raise _no_route(failures)
     global_sort = refs[0].sort or prefs.sort
     if global_sort and (prefs.sort_partition == "none" or req.route == "sort"):
-        attempts = _sort_across_models(attempts, prefs, global_sort, health, rng, req)
+        key = ranking(prefs, global_sort, health, rng, req.used_parameters)
+        # partition "none": one sort over the endpoints of all models (stable: ties keep
+        # the model order)
+        attempts.sort(key=lambda a: key(Candidate(a.endpoint, a.provider)))
     return Plan(
         attempts=tuple(attempts),
         web_search=any(ref.web_search for ref in refs),
@@ -121,20 +124,6 @@ def _model_chain(catalog: Catalog, req: RouteRequest) -> list[ModelRef]:
         else:
             chain.append(ref)
     return chain
-
-
-def _sort_across_models(
-    attempts: list[Attempt],
-    prefs: ProviderPreferences,
-    sort: str,
-    health: HealthSnapshot,
-    rng: random.Random,
-    req: RouteRequest,
-) -> list[Attempt]:
-    # partition "none": the sort ranks endpoints of all models together (sorted() is
-    # stable, so ties keep the model order)
-    key = ranking(prefs, sort, health, rng, req.used_parameters)
-    return sorted(attempts, key=lambda a: key(Candidate(a.endpoint, a.provider)))
 
 
 def _no_route(failures: list[tuple[str, GatewayError]]) -> GatewayError:

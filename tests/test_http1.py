@@ -1,0 +1,168 @@
+"""The upstream HTTP/1.1 client against raw socket servers that misbehave on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from switchboard.execution.http1 import HTTP1Client, UpstreamConnectionError
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1/chat"
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return head + await reader.readexactly(length)
+
+
+async def test_content_length_and_keep_alive_reuse() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            try:
+                req = await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            assert b"x-test: 1" in req and req.endswith(b'{"a":1}')
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+            await writer.drain()
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    for _ in range(3):
+        resp = await client.request("POST", url, {"x-test": "1"}, b'{"a":1}', 2)
+        assert resp.status == 200 and await resp.read() == b"hello"
+        resp.release()
+    assert connections == 1
+    await client.close()
+    server.close()
+
+
+async def test_chunked_stream_arrives_in_pieces() -> None:
+    gate = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await gate.wait()
+        writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
+        await writer.drain()
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    resp = await client.request("POST", url, {}, b"", 2)
+    assert await resp.readany() == b"first"  # before the server has sent the rest
+    gate.set()
+    assert await resp.read() == b"second"
+    resp.release()
+    await client.close()
+    server.close()
+
+
+async def test_cut_mid_response_raises_connection_reset() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+        await writer.drain()
+        writer.close()
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    resp = await client.request("POST", url, {}, b"", 2)
+    with pytest.raises(ConnectionResetError):
+        await resp.read()
+    await client.close()
+    server.close()
+
+
+async def test_close_delimited_body_ends_normally() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it")
+        await writer.drain()
+        writer.close()
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    resp = await client.request("POST", url, {}, b"", 2)
+    assert await resp.read() == b"all of it"
+    resp.release()
+    await client.close()
+    server.close()
+
+
+async def test_stale_pooled_connection_is_retried_on_a_fresh_one() -> None:
+    served = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await read_request(reader)
+        served += 1
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # keep-alive promised, but the server closes while idle
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    for _ in range(2):
+        resp = await client.request("POST", url, {}, b"", 2)
+        assert await resp.read() == b"ok"
+        resp.release()
+        await asyncio.sleep(0.05)
+    assert served == 2
+    await client.close()
+    server.close()
+
+
+async def test_connection_refused_and_reset_before_answer() -> None:
+    client = HTTP1Client()
+    with pytest.raises(UpstreamConnectionError) as info:
+        await client.request("POST", "http://127.0.0.1:9/x", {}, b"", 1)
+    assert info.value.kind == "connect"
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.close()
+
+    server, url = await serve(handler)
+    with pytest.raises(UpstreamConnectionError) as info:
+        await client.request("POST", url, {}, b"", 1)
+    assert info.value.kind == "reset"
+    await client.close()
+    server.close()
+
+
+async def test_abandoned_response_drops_the_connection() -> None:
+    closed = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await writer.drain()
+        await reader.read()  # returns when the client hangs up
+        closed.set()
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    resp = await client.request("POST", url, {}, b"", 2)
+    assert await resp.readany() == b"abc"
+    resp.close()
+    await asyncio.wait_for(closed.wait(), 2)
+    await client.close()
+    server.close()
