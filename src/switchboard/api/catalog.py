@@ -13,7 +13,18 @@ from switchboard.web import Request, Response, json_response
 if TYPE_CHECKING:
     from switchboard.app import Services
 
-_FIXED = ("image", "request", "web_search")
+# OpenRouter's published vocabulary for supported_parameters; its SDK rejects other names.
+PUBLIC_PARAMETERS = frozenset({
+    "temperature", "top_p", "top_k", "min_p", "top_a", "frequency_penalty", "presence_penalty",
+    "repetition_penalty", "max_tokens", "max_completion_tokens", "logit_bias", "logprobs",
+    "top_logprobs", "prediction", "seed", "response_format", "structured_outputs", "stop",
+    "tools", "tool_choice", "parallel_tool_calls", "include_reasoning", "reasoning",
+    "reasoning_effort", "web_search_options", "verbosity",
+})
+
+
+def _public(params: frozenset[str] | set[str]) -> list[str]:
+    return sorted(p for p in params if p in PUBLIC_PARAMETERS)
 
 
 def _pricing(p: Pricing, markup: Decimal) -> dict[str, str]:
@@ -46,7 +57,7 @@ def _top_endpoint(m: Model) -> Endpoint:
 
 def model_entry(m: Model, markup: Decimal, base_url: str) -> dict[str, Any]:
     top = _top_endpoint(m)
-    params = sorted(set().union(*(e.supported_parameters for e in m.endpoints)))
+    params = _public(set().union(*(e.supported_parameters for e in m.endpoints)))
     defaults = {"temperature": None, "top_p": None, "frequency_penalty": None}
     defaults.update(m.default_parameters)
     return {
@@ -87,7 +98,7 @@ class CatalogHandler:
         if q:
             data = [d for d in data if q in d["id"].lower() or q in d["name"].lower()]
         return json_response(200, {"data": data, "total_count": len(data),
-                                   "links": {"self": f"{base}/models"}})
+                                   "links": {"next": None}})
 
     async def endpoints(self, req: Request) -> Response:
         author, slug = req.path_params["author"], req.path_params["slug"]
@@ -122,10 +133,15 @@ class CatalogHandler:
                 "quantization": e.quantization,
                 "max_completion_tokens": e.max_completion_tokens,
                 "max_prompt_tokens": e.context_length,
-                "supported_parameters": sorted(e.supported_parameters),
+                "supported_parameters": _public(e.supported_parameters),
                 "status": status,
                 "uptime_last_30m": uptime, "uptime_last_5m": uptime, "uptime_last_1d": uptime,
                 "supports_implicit_caching": e.pricing.input_cache_read is not None,
+                "supports_tool_choice": {
+                    name: "tool_choice" in e.supported_parameters
+                    for name in ("auto", "none", "required", "function")
+                },
+                "supports_diarization": False, "service_tier": None, "native_tools": {},
                 "latency_last_30m": {"p50": latency, "p75": latency, "p90": latency,
                                      "p99": latency} if latency is not None else None,
                 "throughput_last_30m": {"p50": tps, "p75": tps, "p90": tps, "p99": tps}
@@ -142,7 +158,10 @@ class CatalogHandler:
             "privacy_policy_url": p.privacy_policy_url,
             "terms_of_service_url": p.terms_of_service_url,
             "status_page_url": p.status_page_url,
-            "headquarters": None, "datacenters": [p.region.upper()] if p.region else [],
+            "headquarters": None,
+            # ISO country codes only: "eu", "multi" or "global" name no single country
+            "datacenters": [p.region.upper()] if p.region and len(p.region) == 2
+            and p.region.lower() != "eu" else [],
             "dialect": p.api, "region": p.region, "trains_on_data": p.trains_on_data,
             "retains_prompts": p.retains_prompts, "configured": p.configured,
         } for p in self.svc.catalog.providers.values()]

@@ -321,7 +321,7 @@ class ChatHandler:
             self._finish_cost(outcome, meta)
             final = {"id": outcome.gen_id, "object": "chat.completion.chunk",
                      "created": outcome.created, "model": model_id, "provider": provider_name,
-                     "system_fingerprint": None, "choices": [],
+                     "choices": [],
                      "usage": usage_body(outcome.usage, outcome.cost)}
             if meta.legacy:
                 final = chunk_to_text(final)
@@ -367,6 +367,8 @@ class ChatHandler:
         chunk["created"] = outcome.created
         chunk["model"] = model_id
         chunk["provider"] = provider_name
+        if "system_fingerprint" in chunk and chunk["system_fingerprint"] is None:
+            del chunk["system_fingerprint"]  # the chunk schema allows a string or nothing
         if meta.legacy:
             chunk = chunk_to_text(chunk)
         return sse(chunk)

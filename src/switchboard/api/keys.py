@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from switchboard.billing.pricing import from_pico, to_pico
 from switchboard.errors import GatewayError, bad_request
+from switchboard.limits.limiter import FREE_RPD, FREE_RPD_PAID, FREE_RPM, PAID_THRESHOLD_PICO
 from switchboard.store.repo import DEFAULT_ACCOUNT, RESETS, KeyRecord
 from switchboard.web import Request, Response, json_response
 
@@ -68,6 +69,7 @@ class KeysHandler:
             "byok_usage_monthly": 0,
             "created_at": row["created_at"], "updated_at": row["updated_at"],
             "creator_user_id": None, "workspace_id": row["account_id"],
+            "external_user": None, "last_used_at": None, "expires_at": None,
             "account_id": row["account_id"],
             "is_provisioning_key": row["kind"] in ("provisioning", "root"),
         }
@@ -170,6 +172,10 @@ class KeysHandler:
         assert row is not None and account is not None
         view = await self.key_view(row)
         balance = _usd(account["credits"] - account["usage"])
+        free_rpm, free_rpd = FREE_RPM, FREE_RPD
+        if int(account["charged_total"]) >= PAID_THRESHOLD_PICO:
+            free_rpd = FREE_RPD_PAID
+        free_used = await svc.repo.free_requests_today(key.hash)
         data = {
             "label": view["label"], "name": view["name"], "limit": view["limit"],
             "limit_remaining": view["limit_remaining"], "limit_reset": view["limit_reset"],
@@ -181,11 +187,12 @@ class KeysHandler:
             "is_provisioning_key": key.kind in ("provisioning", "root"),
             "is_management_key": key.kind in ("provisioning", "root"),
             "creator_user_id": None, "expires_at": None,
-            "rate_limit": {"requests": 20 if int(account["charged_total"]) == 0 else 1000,
-                           "interval": "10s",
+            "rate_limit": {"requests": free_rpm, "interval": "1m",
                            "note": "per key and model limits apply; see X-RateLimit-* headers"},
-            "free_model_daily_requests": 1000
-            if int(account["charged_total"]) >= 10 * 10**12 else 200,
+            "free_model_daily_requests": {"limit": free_rpd, "used": free_used,
+                                          "remaining": max(0, free_rpd - free_used)},
+            "allowed_data_regions": ["global"], "budgets": [], "effective_budget": None,
+            "organization_id": None, "workspace_id": key.account_id,
             "account_id": key.account_id, "balance": balance,
         }
         return json_response(200, {"data": data})

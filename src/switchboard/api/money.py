@@ -149,6 +149,8 @@ class MoneyHandler:
             "origin": g["origin"] or "", "http_referer": g["origin"],
             "app_title": g["app_title"], "is_byok": False, "external_user": None,
             "api_type": "completions", "router": None, "status": g["status"],
-            "provider_responses": responses,
+            "provider_responses": responses, "service_tier": None, "num_fetches": None,
+            "web_search_engine": None, "preset_id": None, "user_agent": None,
+            "data_region": "global", "workspace_id": g["account_id"],
         }
         return json_response(200, {"data": data})

@@ -120,11 +120,16 @@ class Ledger:
         task.add_done_callback(self._hold_tasks.discard)
 
     async def _flush_holds(self, batch: list[_PendingHold]) -> None:
-        results: list[GatewayError | None] = []
+        results: list[GatewayError | None] = [None] * len(batch)
+        # Rows are locked in one global order (account, then key) by every batch, hold or
+        # settle, on every instance: concurrent transactions can wait, never deadlock.
+        order = sorted(range(len(batch)), key=lambda i: (batch[i][1].account_id,
+                                                         batch[i][1].hash))
         try:
             async with self.db.transaction() as tx:
-                for gen_id, key, amount, _ in batch:
-                    results.append(await self._hold_one(tx, gen_id, key, amount))
+                for i in order:
+                    gen_id, key, amount, _ = batch[i]
+                    results[i] = await self._hold_one(tx, gen_id, key, amount)
         except Exception as exc:
             for *_, fut in batch:
                 if not fut.done():
@@ -229,11 +234,12 @@ class Ledger:
                 if s.generation is not None:
                     gen = generation_row(**s.generation)
                     generations.append(tuple(gen.get(c) for c in _GEN_COLUMNS))
-            for account_id, (held, cost) in accounts.items():
+            # the same lock order as holds: all accounts sorted, then all keys sorted
+            for account_id, (held, cost) in sorted(accounts.items()):
                 await tx.execute(
                     "UPDATE accounts SET reserved = reserved - $2, usage = usage + $3 "
                     "WHERE id = $1", account_id, held, cost)
-            for key_hash, (key, (held, cost)) in keys.items():
+            for key_hash, (key, (held, cost)) in sorted(keys.items(), key=lambda kv: kv[0]):
                 await tx.execute(
                     "UPDATE api_keys SET reserved = reserved - $2, usage = usage + $3, "
                     "period_usage = (CASE WHEN period_start = $4 THEN period_usage ELSE 0 END)"

@@ -57,8 +57,8 @@ def describe(exc: Exception, conn: Connection) -> str:
         where = ("add credits at openrouter.ai" if conn.is_openrouter else
                  "add credits with `switchboard credits charge AMOUNT` or raise the key's limit")
         return f"out of credits (402): {message}; {where}"
-    if exc.status == 403 and not conn.is_openrouter and "key" in message.lower():
-        return f"{message} (403); pass a provisioning or root key with --api-key"
+    if exc.status == 403 and "key" in message.lower():
+        return f"{message} (403); pass a provisioning (management) or root key with --api-key"
     if exc.status == 429:
         wait = exc.retry_after_s
         after = f"; retry in {math.ceil(wait)}s" if wait is not None else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from decimal import Decimal, InvalidOperation
@@ -26,8 +27,9 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
+    """Messages and stats: one logical line each, wrapped by the terminal, not by rich."""
     return Console(stderr=True, markup=False, highlight=False, emoji=False,
-                   force_terminal=None)
+                   force_terminal=None, soft_wrap=True)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -85,3 +87,9 @@ def seconds(ms: Any) -> str:
         return f"{float(ms) / 1000:.2f}s"
     except (TypeError, ValueError):
         return str(ms)
+
+
+def print_json(obj: Any) -> None:
+    """Plain JSON on stdout: no colour, whatever the terminal, so `| jq` always works."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

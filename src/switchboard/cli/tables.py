@@ -1,11 +1,14 @@
 """Rich renderables for API records.  Pure: records in, renderables out.
 
-Every column may fold, so a 40-column terminal wraps cells instead of cutting them.
+On a narrow terminal the least useful columns go first (`Col.keep`), and what is left
+folds instead of being cut, so 40 columns still reads.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,23 +20,46 @@ from rich.text import Text
 from switchboard.cli.output import count, per_million, seconds, usd
 
 _STATUS = {0: "ok", -1: "recent errors", -2: "circuit open", -5: "not configured"}
+ALWAYS = 9
+_GAP = 3  # SIMPLE_HEAD, no edge: one pad, a blank divider, one pad between columns
 
 
-def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+@dataclass(frozen=True, slots=True)
+class Col:
+    name: str
+    right: bool = False
+    keep: int = ALWAYS  # lower is dropped sooner when the width runs out
+
+
+def fitted(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int | None) -> Table:
+    """A table of the columns that fit `width`, dropping low-`keep` columns first."""
+    natural = [max([len(c.name), *(len(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+    shown = list(range(len(cols)))
+
+    def needed() -> int:
+        return sum(natural[i] for i in shown) + _GAP * (len(shown) - 1)
+
+    for i in sorted(shown, key=lambda i: cols[i].keep):
+        if width is None or needed() <= width:
+            break
+        if cols[i].keep < ALWAYS:
+            shown.remove(i)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in columns:
-        table.add_column(name, overflow="fold", justify="right" if name in right else "left")
+    for i in shown:
+        table.add_column(cols[i].name, overflow="fold",
+                         justify="right" if cols[i].right else "left")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
     return table
 
 
-def models_table(models: list[dict[str, Any]]) -> Table:
-    table = _table("id", "context", "prompt $/M", "completion $/M",
-                   right=("context", "prompt $/M", "completion $/M"))
-    for m in models:
-        pricing = m.get("pricing") or {}
-        table.add_row(str(m.get("id")), count(m.get("context_length")),
-                      per_million(pricing.get("prompt")), per_million(pricing.get("completion")))
-    return table
+def models_table(models: list[dict[str, Any]], width: int | None = None) -> Table:
+    cols = [Col("id"), Col("context", True, 1), Col("prompt $/M", True),
+            Col("completion $/M", True)]
+    rows = [[str(m.get("id")), count(m.get("context_length")),
+             per_million((m.get("pricing") or {}).get("prompt")),
+             per_million((m.get("pricing") or {}).get("completion"))] for m in models]
+    return fitted(cols, rows, width)
 
 
 def endpoint_status(status: Any) -> str:
@@ -42,18 +68,18 @@ def endpoint_status(status: Any) -> str:
     return _STATUS.get(status, "ok" if status > 0 else f"degraded ({status})")
 
 
-def endpoints_table(endpoints: list[dict[str, Any]]) -> Table:
-    table = _table("provider", "context", "max out", "prompt $/M", "completion $/M",
-                   "quant", "status", right=("context", "max out", "prompt $/M",
-                                             "completion $/M"))
+def endpoints_table(endpoints: list[dict[str, Any]], width: int | None = None) -> Table:
+    cols = [Col("provider"), Col("context", True, 3), Col("max out", True, 1),
+            Col("prompt $/M", True), Col("completion $/M", True), Col("quant", keep=2),
+            Col("status", keep=4)]
+    rows = []
     for e in endpoints:
         pricing = e.get("pricing") or {}
-        table.add_row(str(e.get("provider_name") or e.get("tag") or "-"),
-                      count(e.get("context_length")), count(e.get("max_completion_tokens")),
-                      per_million(pricing.get("prompt")),
-                      per_million(pricing.get("completion")),
-                      str(e.get("quantization") or "-"), endpoint_status(e.get("status")))
-    return table
+        rows.append([str(e.get("provider_name") or e.get("tag") or "-"),
+                     count(e.get("context_length")), count(e.get("max_completion_tokens")),
+                     per_million(pricing.get("prompt")), per_million(pricing.get("completion")),
+                     str(e.get("quantization") or "-"), endpoint_status(e.get("status"))])
+    return fitted(cols, rows, width)
 
 
 def model_header(model: dict[str, Any]) -> Text:
@@ -67,29 +93,34 @@ def model_header(model: dict[str, Any]) -> Text:
     return text
 
 
-def keys_table(keys: list[dict[str, Any]]) -> Table:
-    table = _table("hash", "name", "status", "limit", "remaining", "reset", "usage", "created",
-                   right=("limit", "remaining", "usage"))
+HASH_SHOWN = 16  # enough to be unique; `keys disable|delete` take a prefix
+
+
+def keys_table(keys: list[dict[str, Any]], width: int | None = None) -> Table:
+    cols = [Col("hash"), Col("name"), Col("status", keep=6), Col("limit", True, 5),
+            Col("remaining", True, 3), Col("reset", keep=2), Col("usage", True, 4),
+            Col("created", keep=1)]
+    rows = []
     for k in keys:
         limit = k.get("limit")
-        table.add_row(str(k.get("hash")), str(k.get("name") or k.get("label") or "-"),
-                      "disabled" if k.get("disabled") else "active",
-                      usd(limit) if limit is not None else "none",
-                      usd(k.get("limit_remaining")) if limit is not None else "-",
-                      str(k.get("limit_reset") or "-"), usd(k.get("usage")),
-                      str(k.get("created_at") or "-")[:10])
-    return table
+        rows.append([str(k.get("hash"))[:HASH_SHOWN], str(k.get("name") or k.get("label") or "-"),
+                     "disabled" if k.get("disabled") else "active",
+                     usd(limit) if limit is not None else "none",
+                     usd(k.get("limit_remaining")) if limit is not None else "-",
+                     str(k.get("limit_reset") or "-"), usd(k.get("usage")),
+                     str(k.get("created_at") or "-")[:10]])
+    return fitted(cols, rows, width)
 
 
-def activity_table(rows: list[dict[str, Any]]) -> Table:
-    table = _table("date", "model", "provider", "requests", "prompt tok", "completion tok",
-                   "usage", right=("requests", "prompt tok", "completion tok", "usage"))
-    for r in sorted(rows, key=lambda r: (str(r.get("date")), str(r.get("model")))):
-        table.add_row(str(r.get("date") or "-")[:10], str(r.get("model") or "-"),
-                      str(r.get("provider_name") or "-"), count(r.get("requests")),
-                      count(r.get("prompt_tokens")), count(r.get("completion_tokens")),
-                      usd(r.get("usage")))
-    return table
+def activity_table(rows: list[dict[str, Any]], width: int | None = None) -> Table:
+    cols = [Col("date"), Col("model"), Col("provider", keep=4), Col("requests", True, 3),
+            Col("prompt tok", True, 2), Col("completion tok", True, 1), Col("usage", True)]
+    cells = [[str(r.get("date") or "-")[:10], str(r.get("model") or "-"),
+              str(r.get("provider_name") or "-"), count(r.get("requests")),
+              count(r.get("prompt_tokens")), count(r.get("completion_tokens")),
+              usd(r.get("usage"))]
+             for r in sorted(rows, key=lambda r: (str(r.get("date")), str(r.get("model"))))]
+    return fitted(cols, cells, width)
 
 
 def daily_spend(rows: list[dict[str, Any]], until: date | None = None) -> list[tuple[str, Decimal]]:

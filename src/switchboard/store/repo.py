@@ -179,6 +179,12 @@ class Repo:
             key_hash, today.isoformat(), week, month, min(week, month))
         return {k: int(v) for k, v in (row or {}).items()}
 
+    async def free_requests_today(self, key_hash: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM generations WHERE key_hash = $1 AND day = $2 "
+            "AND model LIKE '%:free'", key_hash, datetime.now(UTC).date().isoformat())
+        return int(row["n"]) if row else 0
+
     # -- generations -----------------------------------------------------------------
 
     async def get_generation(self, gen_id: str) -> dict[str, Any] | None:
