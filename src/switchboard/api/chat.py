@@ -35,7 +35,15 @@ from switchboard.tokens import (
     text_tokens,
 )
 from switchboard.transforms import apply_middle_out
-from switchboard.web import Request, Response, StreamResponse, error_response, json_response, sse
+from switchboard.web import (
+    Request,
+    Response,
+    StreamResponse,
+    error_response,
+    json_response,
+    sse,
+    wait_disconnect,
+)
 
 if TYPE_CHECKING:
     from switchboard.app import Services
@@ -100,7 +108,7 @@ class ChatHandler:
         outcome.images = count_images(creq.messages)
         meta = _RequestMeta(key, creq, body, req.headers, legacy)
         if creq.stream:
-            return await self._stream(plan, outcome, meta)
+            return await self._stream(plan, outcome, meta, req.receive)
         try:
             result = await svc.executor.walk(
                 plan, outcome, lambda a, _t0: svc.executor.complete_once(a, body))
@@ -240,7 +248,8 @@ class ChatHandler:
 
     # -- streaming -------------------------------------------------------------------
 
-    async def _stream(self, plan: Plan, outcome: Outcome, meta: _RequestMeta) -> Any:
+    async def _stream(self, plan: Plan, outcome: Outcome, meta: _RequestMeta,
+                      receive: Any) -> Any:
         executor = self.svc.executor
 
         async def open_attempt(attempt: Attempt, _t0: float) -> tuple[Any, list[dict[str, Any]]]:
@@ -256,14 +265,31 @@ class ChatHandler:
                 with contextlib.suppress(Exception):
                     await it.aclose()
                 raise
+            if not buffered:
+                # a 200 with nothing we could read (not SSE, or empty): a bad answer, fall back
+                raise UpstreamError(502, f"{attempt.provider.display_name} answered the stream "
+                                    "with nothing parseable", "bad_gateway")
             return it, buffered
 
         task = asyncio.ensure_future(executor.walk(plan, outcome, open_attempt))
+        # until the response starts, nothing else notices a client that leaves
+        watcher = asyncio.ensure_future(wait_disconnect(receive))
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.svc.keepalive_first_s)
+            done, _ = await asyncio.wait({task, watcher}, timeout=self.svc.keepalive_first_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
             raise
+        finally:
+            watcher.cancel()
+        if watcher in done and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            outcome.cancelled = True
+            self._settle(outcome, meta)
+            raise asyncio.CancelledError
+        done.discard(watcher)
         if done and task.exception() is not None:
             exc = task.exception()
             if isinstance(exc, GatewayError):
@@ -319,6 +345,7 @@ class ChatHandler:
                 yield sse(self._error_chunk(outcome, gerr, attempt))
                 return
             self._finish_cost(outcome, meta)
+            await self._record_stream_health(attempt, outcome)
             final = {"id": outcome.gen_id, "object": "chat.completion.chunk",
                      "created": outcome.created, "model": model_id, "provider": provider_name,
                      "choices": [],
@@ -340,6 +367,13 @@ class ChatHandler:
                     await it.aclose()
             self._settle(outcome, meta)
 
+    async def _record_stream_health(self, attempt: Attempt, outcome: Outcome) -> None:
+        elapsed = time.monotonic() - outcome.started
+        ttft = outcome.first_token_ms if outcome.first_token_ms is not None else elapsed * 1000
+        tokens = int((outcome.usage or {}).get("completion_tokens") or 0)
+        gen_s = max(1e-3, elapsed - ttft / 1000)
+        await self.svc.health.record_success(attempt.endpoint.key, ttft, tokens / gen_s)
+
     def _track(self, chunk: dict[str, Any], outcome: Outcome, model_id: str,
                provider_name: str, meta: _RequestMeta) -> bytes | None:
         usage = chunk.pop("usage", None)
@@ -352,7 +386,7 @@ class ChatHandler:
             outcome.upstream_id = chunk.get("id")
         for c in choices:
             d = c.get("delta") or {}
-            if d.get("content"):
+            if d.get("content") and isinstance(d["content"], str):
                 if outcome.first_token_ms is None:
                     outcome.first_token_ms = int((time.monotonic() - outcome.started) * 1000)
                 outcome.completion_text += d["content"]

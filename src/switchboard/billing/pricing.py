@@ -60,13 +60,16 @@ def compute_cost(
     web_searches: int = 0,
 ) -> Cost:
     usage = usage or {}
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
+    # an upstream's counts are clamped into shape (parts within their whole, nothing
+    # negative), so bad numbers can never turn a charge into a credit
+    prompt = max(0, int(usage.get("prompt_tokens") or 0))
+    completion = max(0, int(usage.get("completion_tokens") or 0))
     pdet = usage.get("prompt_tokens_details") or {}
-    cached = int(pdet.get("cached_tokens") or 0)
-    written = int(pdet.get("cache_write_tokens") or 0)
+    cached = min(prompt, max(0, int(pdet.get("cached_tokens") or 0)))
+    written = min(prompt - cached, max(0, int(pdet.get("cache_write_tokens") or 0)))
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    uncached = max(0, prompt - cached - written)
+    reasoning = min(completion, max(0, reasoning))
+    uncached = prompt - cached - written
 
     read_price = (
         pricing.input_cache_read if pricing.input_cache_read is not None else pricing.prompt
@@ -97,10 +100,13 @@ def compute_cost(
 def worst_case_pico(
     pricing: Pricing, prompt_tokens: int, max_completion: int, markup: Decimal, images: int = 0
 ) -> int:
-    """The spending hold: every prompt token uncached, every completion token generated."""
+    """The spending hold: every prompt token and every completion token generated at the
+    dearest rate its kind can be billed at (a cache write can cost more than a plain read)."""
+    prompt_price = max(pricing.prompt, pricing.input_cache_read or 0,
+                       pricing.input_cache_write or 0)
     provider = (
         (
-            prompt_tokens * pricing.prompt
+            prompt_tokens * prompt_price
             + max_completion * max(pricing.completion, pricing.internal_reasoning or 0)
         )
         / MILLION

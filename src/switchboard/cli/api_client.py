@@ -70,7 +70,8 @@ def error_from_body(status: int, body: Any, retry_after: str | None = None) -> A
     if isinstance(err, dict):
         code = err.get("code")
         message = str(err.get("message") or "").strip() or f"HTTP {status}"
-        meta = err.get("metadata") if isinstance(err.get("metadata"), dict) else {}
+        raw_meta = err.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if isinstance(code, int) and status == 200:
             status = code  # a mid-stream error event: its code is the real status
         return ApiError(status, message, meta, retry_after_seconds(retry_after))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -214,6 +215,8 @@ def converse(client: ApiClient, conn: Connection, settings: ChatSettings, render
              err: Console, read: Callable[[str], str] = input) -> int:
     """The interactive loop: history kept between turns.  Ctrl-C during an answer stops
     that answer; Ctrl-C or Ctrl-D at the prompt leaves."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  -- imported for its effect: line editing in input()
     history: list[Message] = []
     err.print(Text(f"chatting with {settings.model}. {_HELP}", style="dim"))
     while True:

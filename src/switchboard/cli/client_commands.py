@@ -53,6 +53,16 @@ def _read_stdin() -> str:
     return text
 
 
+def _print_raw_answer(client: ApiClient, settings: ChatSettings,
+                      history: list[dict[str, Any]]) -> None:
+    body = request_body(settings, history, stream=False)
+    try:
+        resp = client.request("POST", "chat/completions", body=body)
+    except ApiError as exc:
+        raise with_model_suggestions(exc, client, settings.model) from None
+    typer.echo(resp.text)  # not re-serialised: scripts see exactly what the API sent
+
+
 def chat(
     model: Annotated[str, typer.Argument(help="Model id, e.g. openai/gpt-5-mini.")],
     prompt: Annotated[str | None, typer.Argument(
@@ -89,7 +99,7 @@ def chat(
 
     Example: git diff | switchboard chat anthropic/claude-sonnet-4.6 -s "Review this diff"
 
-    Example: switchboard chat test/gpt --json "hi" | jq .usage.cost
+    Example: switchboard chat openai/gpt-5-mini --json "hi" | jq .usage.cost
     """
     conn = resolve(base_url, api_key)
     settings = ChatSettings(
@@ -105,13 +115,7 @@ def chat(
     history = [{"role": "user", "content": text}]
     with ApiClient(conn, read_timeout_s=_CHAT_READ_TIMEOUT_S) as client, reported(conn):
         if json_out:
-            try:
-                # raw text, not re-serialised: scripts see exactly what the API sent
-                typer.echo(client.request("POST", "chat/completions",
-                                          body=request_body(settings, history,
-                                                            stream=False)).text)
-            except ApiError as exc:
-                raise with_model_suggestions(exc, client, model) from None
+            _print_raw_answer(client, settings, history)
             return
         try:
             answer = ask(client, settings, history, renderer)

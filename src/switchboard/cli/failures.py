@@ -28,6 +28,9 @@ EXIT_RATE_LIMIT = 6
 EXIT_UNREACHABLE = 7
 EXIT_INTERRUPTED = 130
 
+# variants that apply to every model (SPEC §2); `:free`, `:1m`, `:beta` are catalog entries
+_ANY_MODEL_VARIANTS = frozenset({"nitro", "floor", "online"})
+
 _BY_STATUS = {401: EXIT_AUTH, 402: EXIT_CREDIT, 404: EXIT_NOT_FOUND, 429: EXIT_RATE_LIMIT}
 
 
@@ -51,7 +54,7 @@ def describe(exc: Exception, conn: Connection) -> str:
     message = exc.message.rstrip(".")
     if exc.status == 401:
         if not conn.api_key:
-            return f"{message} (401): no API key; set SWITCHBOARD_API_KEY or pass --api-key"
+            return "no API key (401): set SWITCHBOARD_API_KEY or pass --api-key"
         return f"{message} (401): check the key in {conn.key_source}"
     if exc.status == 402:
         where = ("add credits at openrouter.ai" if conn.is_openrouter else
@@ -118,7 +121,8 @@ def with_model_suggestions(exc: ApiError, client: ApiClient, model: str) -> ApiE
         ids = [str(m.get("id")) for m in client.get("models").get("data", [])]
     except (ApiError, Unreachable, TransportFailure, AttributeError):
         return exc
-    if model.split(":", 1)[0] in ids or model in ids:
+    base, _, variant = model.partition(":")
+    if model in ids or (base in ids and variant in _ANY_MODEL_VARIANTS):
         return exc
     matches = close_matches(model, ids)
     if matches:

@@ -40,10 +40,38 @@ def normalize_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+def _flatten_content(part: dict[str, Any]) -> None:
+    """Some OpenAI-compatible providers (Mistral's magistral) send content as a list of
+    text and thinking items; clients expect a string, and thinking as `reasoning`."""
+    content = part.get("content")
+    if not isinstance(content, list):
+        return
+    texts: list[str] = []
+    thoughts: list[str] = []
+    for item in content:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "text":
+            texts.append(str(item.get("text") or ""))
+        elif item.get("type") == "thinking":
+            inner = item.get("thinking")
+            if isinstance(inner, list):
+                thoughts += [str(t.get("text") or "") for t in inner if isinstance(t, dict)]
+            elif isinstance(inner, str):
+                thoughts.append(inner)
+    part["content"] = "".join(texts)
+    if thoughts:
+        part["reasoning"] = (part.get("reasoning") or "") + "".join(thoughts)
+
+
 def _normalize_choices(obj: dict[str, Any]) -> None:
     for choice in obj.get("choices") or ():
         if "native_finish_reason" not in choice:
             choice["native_finish_reason"] = choice.get("finish_reason")
+        for key in ("delta", "message"):
+            part = choice.get(key)
+            if isinstance(part, dict) and isinstance(part.get("content"), list):
+                _flatten_content(part)
 
 
 class OpenAIStream:

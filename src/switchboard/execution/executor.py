@@ -235,6 +235,17 @@ class Executor:
                 finally:
                     resp.release()
                 raise dialect.parse_error(resp.status, data, _headers(resp))
+            if "application/json" in resp.headers.get("content-type", ""):
+                # a whole answer (the upstream ignored `stream: true`) or a JSON-array stream
+                try:
+                    data = await resp.read()
+                finally:
+                    resp.release()
+                try:
+                    return _as_chunks(dialect.parse_response(data))
+                except UpstreamError:
+                    translator = dialect.stream_translator()
+                    return _replay(translator.feed(data) + translator.close())
         return _read_stream(resp, dialect.stream_translator(), timeouts.first_token, timeouts.idle)
 
 
@@ -255,6 +266,29 @@ async def _read_stream(
             yield chunk
     finally:
         resp.close()  # on cancellation this drops the connection: the upstream stops generating
+
+
+async def _replay(chunks: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def _as_chunks(result: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    base = {k: result.get(k) for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+    for choice in result.get("choices") or ():
+        message = dict(choice.get("message") or {})
+        calls = message.pop("tool_calls", None)
+        delta = {k: v for k, v in message.items() if v is not None}
+        if calls:
+            delta["tool_calls"] = [{"index": i, **c} for i, c in enumerate(calls)]
+        idx = choice.get("index", 0)
+        yield {**base, "choices": [{"index": idx, "delta": delta, "finish_reason": None}]}
+        yield {**base, "choices": [{"index": idx, "delta": {},
+                                    "finish_reason": choice.get("finish_reason"),
+                                    "native_finish_reason": choice.get("native_finish_reason")}]}
+    if result.get("usage"):
+        yield {**base, "choices": [], "usage": result["usage"]}
 
 
 def _headers(resp: Response) -> dict[str, str]:

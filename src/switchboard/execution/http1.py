@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import zlib
 from collections import deque
+from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
@@ -80,6 +82,11 @@ class _Connection(asyncio.Protocol):
         resp = self.response
         if resp is not None:
             resp.status = self.parser.get_status_code()
+            coding = resp.headers.get("content-encoding", "").strip().lower()
+            if coding in ("gzip", "x-gzip", "deflate"):
+                # we ask for identity, but a server may compress anyway
+                wbits = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
+                resp._decoder = zlib.decompressobj(wbits)
             if not resp.headers_ready.done():
                 resp.headers_ready.set_result(None)
 
@@ -124,9 +131,18 @@ class Response:
         self._loop = loop
         self._paused = False
         self._released = False
+        self._decoder: Any = None
 
     # fed by the connection
     def _feed(self, data: bytes) -> None:
+        if self._decoder is not None:
+            try:
+                data = self._decoder.decompress(data)
+            except zlib.error as exc:
+                self._fail(ConnectionResetError(f"corrupt compressed body from upstream: {exc}"))
+                return
+            if not data:
+                return
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered > _HIGH_WATER and not self._paused and self._conn.transport:
@@ -254,7 +270,8 @@ class HTTP1Client:
         """Send the request; returns once the status line and headers have arrived."""
         pool, path, host = self._target(url)
         head = [method.encode(), b" ", path, b" HTTP/1.1\r\nhost: ", host,
-                b"\r\ncontent-length: ", str(len(body)).encode(), b"\r\n"]
+                b"\r\naccept-encoding: identity\r\ncontent-length: ", str(len(body)).encode(),
+                b"\r\n"]
         for name, value in headers.items():
             head += [name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
         head.append(b"\r\n")

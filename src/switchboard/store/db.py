@@ -42,6 +42,8 @@ class SQLiteDatabase:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        # purged or overwritten content is zeroed in the file, whatever the build's default
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._sql_cache: dict[str, str] = {}
         self._in_tx = False
 
