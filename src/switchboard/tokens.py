@@ -13,6 +13,8 @@ def text_tokens(text: str) -> int:
     """About four characters per token for English; CJK text is closer to one per character."""
     if not text:
         return 0
+    if text.isascii():
+        return -(-len(text) // 4)
     wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
     return math.ceil((len(text) - wide) / 4) + wide
 

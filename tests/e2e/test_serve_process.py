@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import openai
 
-from tests.support import free_port
+from tests.support import MockUpstream, free_port
 
 
 def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
@@ -103,3 +103,36 @@ def test_bad_config_stops_start_with_file_line_field(tmp_path: Path) -> None:
         env={**os.environ, "SWITCHBOARD_DATA_DIR": str(tmp_path / "d")})
     assert proc.returncode == 2
     assert f"{cfg} line 3" in proc.stderr and "providers[0].api" in proc.stderr
+
+
+def test_client_disconnect_reaches_the_upstream_through_the_real_server(
+    tmp_path: Path, upstream: MockUpstream
+) -> None:
+    from tests.support import Reply, mock_config, openai_stream
+
+    cfg = tmp_path / "sb.yaml"
+    cfg.write_text(mock_config(upstream.url))
+    upstream.script("/alpha/", Reply(sse=openai_stream([f"w{i} " for i in range(40)]),
+                                     chunk_delay_s=0.1))
+    proc, base, lines = start(tmp_path, "--config", str(cfg))
+    try:
+        key = re.search(r"first API key  : (sk-sb-v1-\S+)", "".join(lines))
+        root = re.search(r"root admin key : (\S+)", "".join(lines))
+        assert key and root
+        httpx.post(f"{base}/api/v1/credits/charge", json={"amount": 5},
+                   headers={"Authorization": f"Bearer {root.group(1)}"}).raise_for_status()
+        with httpx.stream("POST", f"{base}/api/v1/chat/completions", timeout=30,
+                          headers={"Authorization": f"Bearer {key.group(1)}"},
+                          json={"model": "test/gpt", "stream": True,
+                                "provider": {"only": ["alpha"]},
+                                "messages": [{"role": "user", "content": "go"}]}) as r:
+            for line in r.iter_lines():
+                if '"content":"w' in line:
+                    break  # leave after the first content chunk
+        deadline = time.time() + 5
+        while time.time() < deadline and not upstream.hits("/alpha/")[0]["disconnected"]:
+            time.sleep(0.05)
+        assert upstream.hits("/alpha/")[0]["disconnected"]
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -15,28 +15,36 @@ class Authenticator:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._by_hash: dict[str, str] = {}
 
     def invalidate(self, key_hash: str | None = None) -> None:
         if key_hash is None:
             self._cache.clear()
+            self._by_hash.clear()
         else:
-            self._cache.pop(key_hash, None)
+            token = self._by_hash.pop(key_hash, None)
+            if token is not None:
+                self._cache.pop(token, None)
 
     async def key(self, req: Request) -> KeyRecord:
         token = req.bearer()
         if not token:
             raise GatewayError(401, "Missing Authentication header: send 'Authorization: "
                                "Bearer <key>'", "unauthorized")
-        h = hash_key(token)
         now = time.monotonic()
-        hit = self._cache.get(h)
+        # keyed by the token itself: it lives only in this process's memory, and a hit
+        # skips hashing; records are invalidated by hash, so both keys are kept
+        hit = self._cache.get(token)
         if hit is not None and hit[0] > now:
             record = hit[1]
         else:
+            h = hash_key(token)
             record = await self.repo.key_record(h)
             if len(self._cache) > 100_000:
                 self._cache.clear()
-            self._cache[h] = (now + _CACHE_TTL_S, record)
+                self._by_hash.clear()
+            self._cache[token] = (now + _CACHE_TTL_S, record)
+            self._by_hash[h] = token
         if record is None:
             raise GatewayError(401, "Invalid API key", "unauthorized")
         if record.disabled:

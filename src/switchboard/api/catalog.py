@@ -77,7 +77,7 @@ def model_entry(m: Model, markup: Decimal, base_url: str) -> dict[str, Any]:
         "supported_parameters": params,
         "default_parameters": defaults,
         "supported_voices": None,
-        "links": {"details": f"{base_url}/models/{m.id.split(':')[0]}/endpoints"},
+        "links": {"details": f"{base_url}/models/{m.id}/endpoints"},
     }
 
 
@@ -86,13 +86,9 @@ class CatalogHandler:
         self.svc = svc
         self._models_body: bytes | None = None
 
-    def _base(self, req: Request) -> str:
-        host = req.headers.get("host", "127.0.0.1:8080")
-        return f"http://{host}/api/v1"
-
     async def models(self, req: Request) -> Response:
         markup = self.svc.settings.markup
-        base = self._base(req)
+        base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
         data = [model_entry(m, markup, base) for m in self.svc.catalog.models.values()]
         q = (req.query.get("q") or req.query.get("search") or "").lower()
         if q:

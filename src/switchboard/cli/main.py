@@ -24,11 +24,15 @@ def serve(
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     config: str | None = typer.Option(None, "--config", help="YAML config file (SPEC §2)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    server: str = typer.Option("granian", "--server", help="HTTP server: granian or uvicorn."),
 ) -> None:
     """Run the gateway.  Example: switchboard serve --port 8080 --config switchboard.yaml"""
     from switchboard.cli.serve import serve as run
 
-    run(host, port, config or os.environ.get("SWITCHBOARD_CONFIG"), workers)
+    if server not in ("granian", "uvicorn"):
+        typer.echo("error: --server must be granian or uvicorn", err=True)
+        raise typer.Exit(2)
+    run(host, port, config or os.environ.get("SWITCHBOARD_CONFIG"), workers, server)
 
 
 @config_app.command("check")

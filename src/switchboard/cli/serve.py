@@ -40,7 +40,9 @@ def _banner(settings: Settings, host: str, port: int) -> list[str]:
     return lines
 
 
-def serve(host: str, port: int, config: str | None, workers: int) -> None:
+def serve(
+    host: str, port: int, config: str | None, workers: int, server: str = "granian"
+) -> None:
     if config:
         os.environ["SWITCHBOARD_CONFIG"] = config
     try:
@@ -55,6 +57,26 @@ def serve(host: str, port: int, config: str | None, workers: int) -> None:
     for line in boot + _banner(settings, host, port):
         print(line, flush=True)
 
+    if server == "granian":
+        _run_granian(host, port, workers)
+    else:
+        _run_uvicorn(host, port, workers)
+
+
+def _run_granian(host: str, port: int, workers: int) -> None:
+    """Granian's Rust HTTP layer costs far less CPU per request than uvicorn's."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+
+    Granian(
+        "switchboard.cli.serve:app_factory", factory=True, address=host, port=port,
+        interface=Interfaces.ASGI, workers=workers, loop=Loops.uvloop, http=HTTPModes.http1,
+        websockets=False, log_enabled=True, log_level="warning", log_access=False,
+        backlog=2048, workers_kill_timeout=20,
+    ).serve()
+
+
+def _run_uvicorn(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
