@@ -36,6 +36,7 @@ class Reply:
     chunk_delay_s: float = 0.0
     cut_after: int | None = None  # drop the connection after this many SSE events
     reset: bool = False  # drop the connection before answering
+    stall_after: int | None = None  # after this many SSE events, hold the connection silently
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
 
@@ -192,6 +193,9 @@ class MockUpstream:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
+                if reply.stall_after is not None and i >= reply.stall_after:
+                    await _hold_until_closed(request, entry)
+                    return resp
                 if reply.chunk_delay_s:
                     await asyncio.sleep(reply.chunk_delay_s)
                 if isinstance(ev, bytes):
@@ -208,6 +212,20 @@ class MockUpstream:
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+async def _hold_until_closed(
+    request: web.Request, entry: dict[str, Any], limit_s: float = 30.0
+) -> None:
+    """Send nothing until the client closes the connection (recorded as `disconnected`)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            entry["disconnected"] = True
+            entry["disconnected_at"] = time.monotonic()
+            return
+        await asyncio.sleep(0.01)
 
 
 class GatewayServer:

@@ -6,7 +6,9 @@ import asyncio
 import re
 import secrets
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +84,59 @@ class Backend:
         return "\n".join(out).encode()
 
 
+class _FreshDatabases:
+    """Fresh PostgreSQL databases, one per test. CREATE/DROP DATABASE take most of a second
+    each, so a worker thread creates the next one while a test runs and drops used ones
+    behind it; every test still gets a database nobody used before."""
+
+    def __init__(self) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-fresh")
+        self._ready: deque[tuple[str, Future[None]]] = deque()
+
+    def _create(self) -> None:
+        name = "sbt_" + secrets.token_hex(6)
+        self._ready.append((name, self._worker.submit(
+            asyncio.run, _pg_admin(f"CREATE DATABASE {name}"))))  # type: ignore[arg-type]
+
+    def take(self) -> str:
+        if not self._ready:
+            self._create()
+        name, done = self._ready.popleft()
+        self._create()  # the next test's, made while this one runs
+        done.result()
+        return name
+
+    def drop(self, name: str) -> None:
+        self._worker.submit(asyncio.run, _pg_admin(  # type: ignore[arg-type]
+            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+    def close(self) -> None:
+        while self._ready:
+            name, done = self._ready.popleft()
+            done.result()
+            self.drop(name)
+        self._worker.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def fresh_databases() -> Iterator[_FreshDatabases]:
+    pool = _FreshDatabases()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         path = tmp_path / "db" / "sb.db"
         yield Backend("sqlite", f"sqlite:///{path}", tmp_path, path)
         return
-    name = "sbt_" + secrets.token_hex(6)
-    asyncio.run(_pg_admin(f"CREATE DATABASE {name}"))
+    databases: _FreshDatabases = request.getfixturevalue("fresh_databases")
+    name = databases.take()
     try:
         yield Backend("postgresql", f"postgresql://postgres@127.0.0.1:5432/{name}", tmp_path)
     finally:
-        asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        databases.drop(name)
 
 
 Start = Callable[..., GatewayServer]

@@ -3,6 +3,7 @@ Decimal(price) × tokens × (1 + markup), on both backends."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,10 @@ from tests.support import MockUpstream, Reply, openai_completion
 PROMPT, CACHED, WRITTEN = 1234, 1000, 100
 COMPLETION, REASONING = 567, 123
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+
+
+def hash_of(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def usage_json() -> dict[str, Any]:
@@ -147,6 +152,11 @@ def test_cost_agrees_everywhere_to_the_last_digit(
     assert dec(k["usage"]) == cost
     assert dec(k["usage_daily"]) == dec(k["usage_weekly"]) == dec(k["usage_monthly"]) == cost
     assert dec(k["limit"]) == 3 and dec(k["limit_remaining"]) == 3 - cost
+    kv = exact(gw.admin("GET", f"/keys/{hash_of(key)}"))["data"]
+    assert dec(kv["usage"]) == dec(kv["usage_daily"]) == cost
+    assert dec(kv["limit_remaining"]) == 3 - cost
+    acct = next(a for a in exact(gw.admin("GET", "/accounts"))["data"] if a["id"] == "default")
+    assert dec(acct["total_usage"]) == cost and dec(acct["total_credits"]) == 5
     # the database: integer pico-dollars, nothing held any more
     acc = backend.one("SELECT credits, usage, reserved FROM accounts WHERE id = 'default'")
     assert acc == {"credits": 5 * 10**12, "usage": int(cost / PICO), "reserved": 0}

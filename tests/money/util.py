@@ -61,6 +61,12 @@ providers:
     api_key: sk-flaky-upstream-secret
     timeouts: {{connect: 1, first_token: 0.5, idle: 0.5}}
     circuit: {{failures: 1000, cooldown_s: 1}}
+  - name: metered
+    display_name: Metered
+    api: openai
+    base_url: {mock_url}/metered/v1
+    api_key: sk-metered-upstream
+    rate_limit: {{rpm: 3}}
   - name: freep
     display_name: Free Provider
     api: openai
@@ -100,6 +106,28 @@ models:
         pricing: {{prompt: 2, completion: 8}}
         max_completion_tokens: 200
         supported_parameters: [max_tokens]
+  - id: test/fallback
+    name: Fallback
+    context_length: 100000
+    endpoints:
+      - provider: flaky
+        model: flaky-fb
+        pricing: {{prompt: 2, completion: 8}}
+        max_completion_tokens: 200
+        supported_parameters: [max_tokens]
+      - provider: acme
+        model: acme-fb
+        pricing: {{prompt: 1, completion: 3}}
+        max_completion_tokens: 200
+        supported_parameters: [max_tokens]
+  - id: test/metered
+    name: Metered
+    context_length: 100000
+    endpoints:
+      - provider: metered
+        model: metered-1
+        pricing: {{prompt: 1, completion: 1}}
+        max_completion_tokens: 100
   - id: test/free:free
     name: Free
     context_length: 100000

@@ -74,6 +74,15 @@ def _normalize_choices(obj: dict[str, Any]) -> None:
                 _flatten_content(part)
 
 
+def _error_status(err: dict[str, Any]) -> int:
+    """An in-band error's HTTP status: Groq puts it in status_code and a name in code."""
+    for key in ("status_code", "status", "code"):
+        value = err.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
+            return value
+    return 502
+
+
 class OpenAIStream:
     def __init__(self) -> None:
         self._sse = SSEDecoder()
@@ -93,10 +102,8 @@ class OpenAIStream:
                 continue
             if "error" in obj and not obj.get("choices"):
                 err = obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
-                code = err.get("code")
-                status = code if isinstance(code, int) else 502
-                raise classify(status, str(err.get("message", "upstream error")), obj, {},
-                               str(err.get("type") or ""))
+                raise classify(_error_status(err), str(err.get("message", "upstream error")),
+                               obj, {}, str(err.get("type") or ""))
             _normalize_choices(obj)
             if obj.get("usage"):
                 obj["usage"] = normalize_usage(obj["usage"])
@@ -146,9 +153,7 @@ class OpenAIDialect:
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
             if isinstance(obj, dict) and "error" in obj:
                 err = obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
-                code = err.get("code")
-                return_status = code if isinstance(code, int) else 502
-                raise classify(return_status, str(err.get("message")), obj, {})
+                raise classify(_error_status(err), str(err.get("message")), obj, {})
             raise UpstreamError(502, "upstream response has no choices", "bad_gateway", obj)
         _normalize_choices(obj)
         obj["usage"] = normalize_usage(obj.get("usage"))
