@@ -86,6 +86,7 @@ def _legacy_to_chat(body: Any) -> Any:
 class ChatHandler:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
+        self._plan_cache: dict[tuple[Any, ...], Plan] = {}
 
     async def chat(self, req: Request) -> Response | StreamResponse:
         return await self._handle(req, legacy=False)
@@ -129,17 +130,32 @@ class ChatHandler:
             needs.add("image")
         if creq.body.get("tools"):
             needs.add("tools")
+        policy = svc.account_policy(key.account_id)
+        snapshot = svc.health.snapshot()
+        # A model served by one endpoint, with no routing fields, plans the same way every
+        # time while that endpoint is healthy: reuse the plan instead of re-running filters.
+        cache_key = None
+        if creq.provider is None and not creq.models and creq.route is None:
+            cache_key = (creq.model, creq.used_parameters, policy, frozenset(needs))
+            cached = self._plan_cache.get(cache_key)
+            if cached is not None:
+                ep_key = cached.attempts[0].endpoint.key
+                if snapshot.circuit(ep_key) == "closed" and not snapshot.get(
+                        ep_key).recently_failed:
+                    return cached
         route = RouteRequest(
             model=creq.model, models=creq.models, route=creq.route, preferences=prefs,
             used_parameters=creq.used_parameters,
             prompt_tokens=0,  # context fit is handled by middle-out or the upstream's own 400
-            account_data_collection=svc.account_policy(key.account_id),
+            account_data_collection=policy,
             needs=frozenset(needs),
         )
-        plan = plan_route(svc.catalog, route, svc.health.snapshot(), svc.rng, svc.settings.markup)
+        plan = plan_route(svc.catalog, route, snapshot, svc.rng, svc.settings.markup)
         if plan.web_search or creq.web_plugin:
             raise GatewayError(400, "web search (:online, plugins: web) needs a web_search "
                                "engine in the config", "bad_request", {"field": "plugins"})
+        if cache_key is not None and len(plan.attempts) == 1 and len(self._plan_cache) < 4096:
+            self._plan_cache[cache_key] = plan
         return plan
 
     def _transform(self, creq: ChatRequest, plan: Plan) -> dict[str, Any]:
