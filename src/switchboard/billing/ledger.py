@@ -210,7 +210,21 @@ class Ledger:
         async with self._flush_lock:
             while self._pending:
                 batch = self._pending[: self.max_batch]
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                except Exception:
+                    if len(batch) == 1 and batch[0].generation is None:
+                        raise  # the balance update itself failed: keep it queued, retry later
+                    # one bad record must not hold the others' money hostage: commit them
+                    # one by one, and settle a record that still fails without its stats
+                    log.exception("batch settlement failed; settling one by one")
+                    for s in batch:
+                        try:
+                            await self._commit([s])
+                        except Exception:
+                            log.exception("generation %s not recorded; settling money only",
+                                          s.gen_id)
+                            await self._commit([Settlement(s.gen_id, s.key, s.cost_pico, None)])
                 del self._pending[: len(batch)]
 
     async def _commit(self, batch: list[Settlement]) -> None:

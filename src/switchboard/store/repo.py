@@ -218,7 +218,20 @@ def generation_row(**fields: Any) -> dict[str, Any]:
         fields["provider_responses"] = orjson.dumps(fields["provider_responses"]).decode()
     fields.setdefault("created_at", now_iso())
     fields.setdefault("day", fields["created_at"][:10])
+    for name in _NOT_NULL_COUNTS:
+        if fields.get(name) is None:
+            fields[name] = 0
+    for name in ("streamed", "cancelled"):
+        fields[name] = bool(fields.get(name))
+    fields.setdefault("status", 200)
     return fields
+
+
+_NOT_NULL_COUNTS = (
+    "cost", "provider_cost", "tokens_prompt", "tokens_completion", "native_tokens_prompt",
+    "native_tokens_completion", "native_tokens_reasoning", "native_tokens_cached",
+    "native_tokens_cache_write", "num_media_prompt",
+)
 
 
 def unix_now() -> float:
