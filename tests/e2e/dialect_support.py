@@ -43,6 +43,9 @@ PROVIDERS: dict[str, Provider] = {
     "openai": Provider("openai", "/oai/", "sk-oai-e2e", "v1", model="gpt-4o-mini"),
     "mistral": Provider("openai", "/mis/", "sk-mis-e2e", "v1", model="mistral-large-latest"),
     "groq": Provider("openai", "/groq/", "gsk-e2e", "openai/v1", model="llama-3.3-70b"),
+    # OpenRouter itself as an OpenAI-compatible upstream: its recorded answers carry
+    # keep-alive comments, reasoning_details and its own cost fields
+    "openrouter": Provider("openai", "/or/", "sk-or-e2e", "api/v1", model="openai/gpt-4o"),
 }
 
 # provider cost, USD per million tokens; cached reads and writes priced apart so a test sees

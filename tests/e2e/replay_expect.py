@@ -169,10 +169,12 @@ def _openai_content(content: Any, out: Expected) -> None:
 
 
 def _openai_usage(usage: dict[str, Any]) -> dict[str, int]:
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    details = usage.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") or 0
+    written = details.get("cache_write_tokens") or 0  # OpenRouter reports cache writes here
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     return _usage(usage["prompt_tokens"], usage["completion_tokens"], cached=cached,
-                  reasoning=reasoning)
+                  written=written, reasoning=reasoning)
 
 
 def openai(it: Interaction) -> Expected:
@@ -183,9 +185,12 @@ def openai(it: Interaction) -> Expected:
         message = choice["message"]
         _openai_content(message.get("content"), out)
         out.reasoning += message.get("reasoning") or ""
-        out.tool_calls = [(c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
-                          for c in message.get("tool_calls") or []]
-        out.finish = out.native = choice["finish_reason"]
+        out.tool_calls = [
+            (c["id"], c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"))
+            for c in message.get("tool_calls") or []]
+        out.finish = choice["finish_reason"]
+        # an upstream that reports its own native reason (OpenRouter does) keeps it
+        out.native = choice.get("native_finish_reason") or out.finish
         out.usage = _openai_usage(doc["usage"])
         return out
     calls: dict[int, dict[str, Any]] = {}
@@ -208,7 +213,8 @@ def openai(it: Interaction) -> Expected:
                 slot["name"] += (call.get("function") or {}).get("name") or ""
                 slot["args"] += (call.get("function") or {}).get("arguments") or ""
             out.finish = choice.get("finish_reason") or out.finish
-    out.native = out.finish
+            out.native = choice.get("native_finish_reason") or out.native
+    out.native = out.native or out.finish
     out.tool_calls = [(c["id"], c["name"], json.loads(c["args"] or "{}"))
                       for _, c in sorted(calls.items())]
     return out

@@ -279,6 +279,11 @@ _INVALID = {"max_tokens": lambda v: v is not None and v < 1,
             "temperature": lambda v: v is not None and not 0 <= v <= 2}
 
 
+# OpenRouter routing fields name OpenRouter's own providers and models, not the test's
+_ROUTING = ("provider", "models", "route", "preset")
+
+
 def from_openai(req: Body) -> Body:
     return {k: v for k, v in req.items()
-            if k not in ("model", "stream") and not (k in _INVALID and _INVALID[k](v))}
+            if k not in ("model", "stream", *_ROUTING)
+            and not (k in _INVALID and _INVALID[k](v))}

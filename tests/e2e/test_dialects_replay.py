@@ -35,7 +35,8 @@ from tests.support import MockUpstream, Reply
 
 _CHAT_PATHS = {"anthropic": "/v1/messages", "gemini": "enerateContent", "cohere": "/v2/chat"}
 _VIA = {"anthropic": ("anthropic",), "gemini": ("gemini", "vertex"), "cohere": ("cohere",),
-        "openai": ("openai", "azure"), "mistral": ("mistral",), "groq": ("groq",)}
+        "openai": ("openai", "azure"), "mistral": ("mistral",), "groq": ("groq",),
+        "openrouter": ("openrouter",)}
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,8 @@ def _status_for(it: Interaction) -> tuple[int, str]:
     """(client status, error_type) SPEC §3 gives a recorded upstream failure."""
     if it.status == 400 and b"API_KEY_INVALID" not in it.body:
         return 400, "bad_request"  # the request's fault: passed on as it is
+    if it.status == 429:
+        return 429, "rate_limit_exceeded"  # after the last endpoint, a 429 stays a 429
     # a refused credential (Google says so with a 400) or an unknown model is the gateway's
     # problem, not the client's: after the last endpoint it is a 502
     return 502, {401: "provider_auth_error", 400: "provider_auth_error",

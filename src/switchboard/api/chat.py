@@ -400,8 +400,14 @@ class ChatHandler:
             return None  # usage-only chunks: we send our own, with the cost, at the end
         if outcome.upstream_id is None:
             outcome.upstream_id = chunk.get("id")
+        kept = []
         for c in choices:
             d = c.get("delta") or {}
+            has_delta = bool(d.get("content") or d.get("tool_calls") or d.get("reasoning"))
+            index = c.get("index", 0)
+            if c.get("finish_reason") and index in outcome.finished_choices and not has_delta:
+                continue  # some upstreams repeat the finish on their usage chunk: send it once
+            kept.append(c)
             if d.get("content") and isinstance(d["content"], str):
                 if outcome.first_token_ms is None:
                     outcome.first_token_ms = int((time.monotonic() - outcome.started) * 1000)
@@ -409,9 +415,13 @@ class ChatHandler:
             for call in d.get("tool_calls") or ():
                 outcome.completion_text += (call.get("function") or {}).get("arguments") or ""
             if c.get("finish_reason"):
+                outcome.finished_choices.add(index)
                 outcome.finish_reason = c["finish_reason"]
                 outcome.native_finish_reason = c.get("native_finish_reason") or c["finish_reason"]
             c.setdefault("native_finish_reason", c.get("finish_reason"))
+        if not kept:
+            return None
+        chunk["choices"] = kept
         chunk["id"] = outcome.gen_id
         chunk["object"] = "chat.completion.chunk"
         chunk["created"] = outcome.created

@@ -110,7 +110,11 @@ def _check_scalars(body: dict[str, Any]) -> None:
         if not isinstance(tools, list):
             raise bad_request("tools must be an array", "tools")
         for i, t in enumerate(tools):
-            fn = t.get("function") if isinstance(t, dict) else None
+            if not isinstance(t, dict):
+                raise bad_request(f"tools[{i}] must be an object", f"tools[{i}]")
+            if t.get("type", "function") != "function":
+                continue  # server tools (web search, …) are the provider's to check
+            fn = t.get("function")
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise bad_request(f"tools[{i}].function.name is required", f"tools[{i}]")
     fmt = body.get("response_format")

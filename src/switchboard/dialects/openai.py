@@ -100,7 +100,7 @@ class OpenAIStream:
                                     "bad_gateway", data[:2000]) from None
             if not isinstance(obj, dict):
                 continue
-            if "error" in obj and not obj.get("choices"):
+            if obj.get("error"):  # in-band failure, with or without a choices stub
                 err = obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
                 raise classify(_error_status(err), str(err.get("message", "upstream error")),
                                obj, {}, str(err.get("type") or ""))

@@ -55,3 +55,4 @@ class Outcome:
     cost: Cost | None = None
     images: int = 0
     error: GatewayError | None = None
+    finished_choices: set[int] = field(default_factory=set)  # choice indexes already finished
