@@ -1,4 +1,4 @@
-"""Recorded provider interactions (VCR cassettes under shared/fixtures/recorded) for replay tests.
+"""Recorded provider interactions (VCR cassettes copied into tests/fixtures/recorded from shared/fixtures/recorded) for replay tests.
 
 Three cassette formats live there (see SOURCES.md): vcrpy (`body.string`, sometimes gzip bytes),
 pydantic-ai (`parsed_body` for JSON, `body.string` for SSE) and go-vcr (`body` string, `code`).
@@ -20,7 +20,7 @@ import yaml
 RECORDED = Path(
     os.environ.get(
         "SWITCHBOARD_RECORDED_FIXTURES",
-        Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded",
+        Path(__file__).resolve().parents[1] / "fixtures" / "recorded",
     )
 )
 

@@ -12,7 +12,18 @@ import httpx
 import pytest
 
 from tests.money.conftest import Backend, Start
-from tests.money.util import MARKUP, MILLION, PICO, auth, chat, dec, exact, money_config, user
+from tests.money.util import (
+    MARKUP,
+    MILLION,
+    PICO,
+    PRICED,
+    auth,
+    chat,
+    dec,
+    exact,
+    money_config,
+    user,
+)
 from tests.support import GatewayServer, MockUpstream, Reply, openai_completion, openai_stream
 
 FLAKY_PROMPT, FLAKY_COMPLETION = Decimal(2), Decimal(8)  # test/flaky's prices
@@ -34,6 +45,13 @@ def settled(backend: Backend, gw: GatewayServer, key: str) -> dict[str, Any]:
 
 def flaky_cost(prompt: int, completion: int) -> int:
     usd = (prompt * FLAKY_PROMPT + completion * FLAKY_COMPLETION) / MILLION * (1 + MARKUP)
+    return int((usd / PICO).to_integral_value())
+
+
+def priced_cost(prompt: int, completion: int) -> int:
+    """test/priced (served by acme, whose timeouts are long) with plain tokens."""
+    usd = ((prompt * PRICED["prompt"] + completion * PRICED["completion"]) / MILLION
+           + PRICED["request"]) * (1 + MARKUP)
     return int((usd / PICO).to_integral_value())
 
 
@@ -148,13 +166,13 @@ def test_client_disconnect_cancels_upstream_and_charges_generated(
     gw: GatewayServer, key: str, upstream: MockUpstream, backend: Backend
 ) -> None:
     pieces = [f" word{i}" for i in range(60)]
-    upstream.script("/flaky/", Reply(sse=openai_stream(pieces, prompt=30, completion=120),
+    upstream.script("/acme/", Reply(sse=openai_stream(pieces, prompt=30, completion=120),
                                      chunk_delay_s=0.05))
     got = ""
     gen_id = None
     with httpx.Client(base_url=gw.base_url, timeout=10) as client, client.stream(
             "POST", "/chat/completions", headers=auth(key),
-            json={"model": "test/flaky", "messages": user("go on"), "stream": True}) as r:
+            json={"model": "test/priced", "messages": user("go on"), "stream": True}) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if line.startswith("data: {"):
@@ -165,7 +183,7 @@ def test_client_disconnect_cancels_upstream_and_charges_generated(
                 if got:
                     break  # walk away after the first content
     assert got and gen_id
-    hit = upstream.hits("/flaky/")[-1]
+    hit = upstream.hits("/acme/")[-1]
     deadline = time.time() + 5
     while not hit["disconnected"] and time.time() < deadline:
         time.sleep(0.05)
@@ -182,7 +200,7 @@ def test_client_disconnect_cancels_upstream_and_charges_generated(
     assert 0 < data["tokens_completion"] < 120  # counted from what was generated
     state = settled(backend, gw, key)
     (g,) = state["gens"]
-    assert g["cost"] == flaky_cost(g["tokens_prompt"], g["tokens_completion"]) > 0
+    assert g["cost"] == priced_cost(g["tokens_prompt"], g["tokens_completion"]) > 0
     assert dec(data["total_cost"]) == g["cost"] * PICO
     assert state["usage"] == g["cost"]
 
@@ -222,7 +240,7 @@ def test_many_abandoned_streams_at_once_leave_the_ledger_exact(
 
     async def one(client: httpx.AsyncClient, i: int) -> str | None:
         async with client.stream("POST", "/chat/completions", headers=auth(key), json={
-                "model": "test/flaky", "messages": user(f"q{i}"), "stream": True}) as r:
+                "model": "test/priced", "messages": user(f"q{i}"), "stream": True}) as r:
             if r.status_code != 200:
                 return None
             async for line in r.aiter_lines():
@@ -249,7 +267,7 @@ def test_many_abandoned_streams_at_once_leave_the_ledger_exact(
     for g in state["gens"]:
         assert g["cancelled"] and g["streamed"]
         assert 0 < g["tokens_completion"] < 80
-        assert g["cost"] == flaky_cost(g["tokens_prompt"], g["tokens_completion"])
+        assert g["cost"] == priced_cost(g["tokens_prompt"], g["tokens_completion"])
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
