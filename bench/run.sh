@@ -31,3 +31,4 @@ EXTRA_TARGETS="$ROOT/bench/targets.sh" bash "$SHARED/run_anchor_bench.sh" \
   --only "${ONLY:-direct,switchboard}" --repeat "${REPEAT:-1}" \
   --http-duration "${HTTP_DURATION:-6}" --stream-duration "${STREAM_DURATION:-5}" \
   --warmup "${WARMUP:-4}" "$@"
+.venv/bin/python bench/summary.py
