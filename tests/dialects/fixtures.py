@@ -1,4 +1,4 @@
-"""Recorded provider interactions (VCR cassettes copied into tests/fixtures/recorded from shared/fixtures/recorded) for replay tests.
+"""Recorded provider interactions (VCR cassettes in tests/fixtures/recorded) for replay tests.
 
 Three cassette formats live there (see SOURCES.md): vcrpy (`body.string`, sometimes gzip bytes),
 pydantic-ai (`parsed_body` for JSON, `body.string` for SSE) and go-vcr (`body` string, `code`).
