@@ -271,12 +271,6 @@ def test_many_abandoned_streams_at_once_leave_the_ledger_exact(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (api/chat.py ChatHandler._relay): SPEC §3 says the first ': OPENROUTER PROCESSING' "
-    "comment comes after at most 2 s of waiting; _stream sends the headers at 2 s "
-    "(keepalive_first_s) but _relay then waits keepalive_every_s (3 s) before yielding the "
-    "first comment, so it arrives at ~5 s. Fix: yield KEEPALIVE once as soon as _relay starts "
-    "when the task is not done, then every keepalive_every_s."))
 def test_first_keepalive_comment_within_two_seconds(
     gw: GatewayServer, key: str, upstream: MockUpstream, backend: Backend
 ) -> None:

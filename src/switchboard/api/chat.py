@@ -327,10 +327,11 @@ class ChatHandler:
         svc = self.svc
         it: Any = None
         try:
+            # the response starts only after keepalive_first_s without an answer: say so now,
+            # then every keepalive_every_s until the upstream answers
             while not task.done():
-                done, _ = await asyncio.wait({task}, timeout=svc.keepalive_every_s)
-                if not done:
-                    yield KEEPALIVE
+                yield KEEPALIVE
+                await asyncio.wait({task}, timeout=svc.keepalive_every_s)
             try:
                 it, buffered = task.result()
             except GatewayError as exc:
