@@ -156,7 +156,7 @@ class SwitchboardApp:
             health = HealthTracker()
             windows = MemoryWindows()
         await self.upstream.start()
-        ledger = Ledger(database)
+        ledger = Ledger(database, concurrency=lambda: self._inflight)
         await ledger.start()
         svc = Services(
             settings=s, repo=repo, ledger=ledger,

@@ -101,6 +101,7 @@ class StreamResponse:
     events: AsyncIterator[bytes]
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     status: int = 200
+    disconnect: asyncio.Future[None] | None = None  # an already-running disconnect watcher
 
     async def send(self, send: Send, receive: Receive) -> None:
         await send(
@@ -111,7 +112,7 @@ class StreamResponse:
             }
         )
         producer = asyncio.ensure_future(self._pump(send))
-        watcher = asyncio.ensure_future(wait_disconnect(receive))
+        watcher = self.disconnect or asyncio.ensure_future(wait_disconnect(receive))
         try:
             await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -295,9 +295,8 @@ class ChatHandler:
                                          return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
-            raise
-        finally:
             watcher.cancel()
+            raise
         if watcher in done and not task.done():
             task.cancel()
             with contextlib.suppress(BaseException):
@@ -307,6 +306,7 @@ class ChatHandler:
             raise asyncio.CancelledError
         done.discard(watcher)
         if done and task.exception() is not None:
+            watcher.cancel()
             exc = task.exception()
             if isinstance(exc, GatewayError):
                 outcome.error = exc
@@ -320,7 +320,8 @@ class ChatHandler:
             assert served is not None
             headers += [(b"openrouter-provider", served.provider.name.encode()),
                         (b"openrouter-model", served.model.id.encode())]
-        return StreamResponse(self._relay(task, outcome, meta), headers)
+        # the same watcher keeps guarding the stream: one task fewer per request
+        return StreamResponse(self._relay(task, outcome, meta), headers, disconnect=watcher)
 
     async def _relay(self, task: asyncio.Future[Any], outcome: Outcome,
                      meta: _RequestMeta) -> AsyncIterator[bytes]:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +82,10 @@ class Ledger:
         flush_interval_s: float = 0.02,
         max_batch: int = 500,
         hold_ttl_s: float = 3600.0,
+        concurrency: Callable[[], int] = lambda: 2,
     ) -> None:
         self.db = db
+        self.concurrency = concurrency  # requests in flight on this process
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
         self.hold_ttl_s = hold_ttl_s
@@ -103,6 +106,13 @@ class Ledger:
         commit): each is still its own conditional update, so none can overspend.
         """
         loop = asyncio.get_running_loop()
+        if self.db.kind == "sqlite" and self.concurrency() <= 1 and not self._hold_queue:
+            # alone on the loop: nothing to batch with, so skip the extra loop turn
+            async with self.db.transaction() as tx:
+                err = await self._hold_one(tx, gen_id, key, amount_pico)
+            if err is not None:
+                raise err
+            return
         fut: asyncio.Future[GatewayError | None] = loop.create_future()
         self._hold_queue.append((gen_id, key, amount_pico, fut))
         if not self._hold_scheduled:

@@ -24,7 +24,7 @@ def serve(
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     config: str | None = typer.Option(None, "--config", help="YAML config file (SPEC §2)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-    server: str = typer.Option("granian", "--server", help="HTTP server: granian or uvicorn."),
+    server: str = typer.Option("uvicorn", "--server", help="HTTP server: uvicorn or granian."),
 ) -> None:
     """Run the gateway.  Example: switchboard serve --port 8080 --config switchboard.yaml"""
     from switchboard.cli.serve import serve as run

@@ -41,7 +41,7 @@ def _banner(settings: Settings, host: str, port: int) -> list[str]:
 
 
 def serve(
-    host: str, port: int, config: str | None, workers: int, server: str = "granian"
+    host: str, port: int, config: str | None, workers: int, server: str = "uvicorn"
 ) -> None:
     if config:
         os.environ["SWITCHBOARD_CONFIG"] = config
@@ -64,7 +64,8 @@ def serve(
 
 
 def _run_granian(host: str, port: int, workers: int) -> None:
-    """Granian's Rust HTTP layer costs far less CPU per request than uvicorn's."""
+    """Granian's Rust HTTP layer: a little more throughput at high concurrency, but a
+    thread hop per request that costs latency at low concurrency (see README numbers)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
 
