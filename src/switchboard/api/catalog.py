@@ -8,23 +8,15 @@ from typing import TYPE_CHECKING, Any
 from switchboard.billing.pricing import per_token_str
 from switchboard.catalog.types import Endpoint, Model, Pricing
 from switchboard.errors import GatewayError
+from switchboard.routing.filters import CAPABILITIES
 from switchboard.web import Request, Response, json_response
 
 if TYPE_CHECKING:
     from switchboard.app import Services
 
-# OpenRouter's published vocabulary for supported_parameters; its SDK rejects other names.
-PUBLIC_PARAMETERS = frozenset({
-    "temperature", "top_p", "top_k", "min_p", "top_a", "frequency_penalty", "presence_penalty",
-    "repetition_penalty", "max_tokens", "max_completion_tokens", "logit_bias", "logprobs",
-    "top_logprobs", "prediction", "seed", "response_format", "structured_outputs", "stop",
-    "tools", "tool_choice", "parallel_tool_calls", "include_reasoning", "reasoning",
-    "reasoning_effort", "web_search_options", "verbosity",
-})
-
-
 def _public(params: frozenset[str] | set[str]) -> list[str]:
-    return sorted(p for p in params if p in PUBLIC_PARAMETERS)
+    """OpenRouter's published parameter vocabulary only: its SDK rejects other names."""
+    return sorted(p for p in params if p in CAPABILITIES)
 
 
 def _pricing(p: Pricing, markup: Decimal) -> dict[str, str]:
