@@ -48,6 +48,7 @@ class Services:
     limiter: Limiter
     auth: Authenticator
     redis: Any = None
+    web: Any = None  # the web plugin, when the config names a search engine
     rng: random.Random = field(default_factory=random.Random)
     keepalive_first_s: float = 2.0
     keepalive_every_s: float = 3.0
@@ -164,6 +165,10 @@ class SwitchboardApp:
             limiter=Limiter(windows, lambda a: svc.charged_total(a)), auth=Authenticator(repo),
             redis=redis, boot_messages=boot,
         )
+        if s.file.web_search is not None:
+            from switchboard.plugins.web_search import WebSearch
+
+            svc.web = WebSearch(s.file.web_search, self.upstream.http)
         await svc.refresh_accounts()
         self.svc = svc
         self._routes(svc)

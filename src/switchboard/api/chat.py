@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import secrets
 import string
 import time
@@ -14,7 +16,7 @@ import orjson
 
 from switchboard.api.chat_request import ChatRequest, parse_chat_request
 from switchboard.billing.ledger import Settlement
-from switchboard.billing.pricing import compute_cost, usd_str, worst_case_pico
+from switchboard.billing.pricing import compute_cost, to_pico, usd_str, worst_case_pico
 from switchboard.dialects.base import UpstreamError
 from switchboard.errors import GatewayError, bad_request
 from switchboard.execution.executor import _failure
@@ -25,6 +27,7 @@ from switchboard.execution.shaping import (
     to_text_completion,
     usage_body,
 )
+from switchboard.plugins.web_search import annotations, query_of, with_results
 from switchboard.routing.planner import Attempt, Plan, RouteRequest, plan_route
 from switchboard.routing.preferences import parse_preferences
 from switchboard.store.repo import KeyRecord
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from switchboard.app import Services
 
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
+log = logging.getLogger("switchboard.chat")
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -101,12 +105,15 @@ class ChatHandler:
         creq = parse_chat_request(_legacy_to_chat(raw) if legacy else raw)
         plan = self._plan(creq, key)
         body = self._transform(creq, plan)
-        hold = self._hold_amount(creq, plan, body)
+        web = plan.web_search or creq.web_plugin
+        hold = self._hold_amount(creq, plan, body) + (self._search_pico() if web else 0)
         await svc.limiter.check(key, plan)
         gen_id = new_generation_id()
         await svc.ledger.hold(gen_id, key, hold)
         outcome = Outcome(gen_id, time.monotonic(), int(time.time()), creq.stream)
         outcome.images = count_images(creq.messages)
+        if web:
+            body = await self._search(creq, body, outcome)
         meta = _RequestMeta(key, creq, body, req.headers, legacy)
         if creq.stream:
             return await self._stream(plan, outcome, meta, req.receive)
@@ -151,12 +158,28 @@ class ChatHandler:
             needs=frozenset(needs),
         )
         plan = plan_route(svc.catalog, route, snapshot, svc.rng, svc.settings.markup)
-        if plan.web_search or creq.web_plugin:
+        if (plan.web_search or creq.web_plugin) and svc.web is None:
             raise GatewayError(400, "web search (:online, plugins: web) needs a web_search "
                                "engine in the config", "bad_request", {"field": "plugins"})
         if cache_key is not None and len(plan.attempts) == 1 and len(self._plan_cache) < 4096:
             self._plan_cache[cache_key] = plan
         return plan
+
+    def _search_pico(self) -> int:
+        conf = self.svc.settings.file.web_search
+        return to_pico(conf.price_per_search * (1 + self.svc.settings.markup)) if conf else 0
+
+    async def _search(self, creq: ChatRequest, body: dict[str, Any],
+                      outcome: Outcome) -> dict[str, Any]:
+        """Run the web plugin; a failed search answers without results and costs nothing."""
+        assert self.svc.web is not None
+        try:
+            results = await self.svc.web.search(query_of(creq.messages), creq.web_max_results)
+        except Exception as exc:
+            log.warning("web search failed, answering without results: %s", exc)
+            return body
+        outcome.web_results = results
+        return with_results(body, results) if results else body
 
     def _transform(self, creq: ChatRequest, plan: Plan) -> dict[str, Any]:
         first = plan.attempts[0].endpoint
@@ -187,8 +210,12 @@ class ChatHandler:
             outcome.usage = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
             outcome.usage_estimated = True
-        outcome.cost = compute_cost(attempt.endpoint.pricing, outcome.usage,
-                                    self.svc.settings.markup, outcome.images)
+        pricing = attempt.endpoint.pricing
+        conf = self.svc.settings.file.web_search
+        if outcome.web_results and conf is not None and not pricing.web_search:
+            pricing = dataclasses.replace(pricing, web_search=conf.price_per_search)
+        outcome.cost = compute_cost(pricing, outcome.usage, self.svc.settings.markup,
+                                    outcome.images, 1 if outcome.web_results else 0)
 
     def _settle(self, outcome: Outcome, meta: _RequestMeta) -> None:
         svc = self.svc
@@ -248,6 +275,11 @@ class ChatHandler:
         self._finish_cost(outcome, meta)
         self._settle(outcome, meta)
         body = shape_completion(result, outcome, attempt.model.id, attempt.provider.display_name)
+        if outcome.web_results:
+            for choice in body.get("choices") or ():
+                msg = choice.get("message") or {}
+                msg["annotations"] = [*(msg.get("annotations") or ()),
+                                      *annotations(outcome.web_results)]
         if meta.legacy:
             body = to_text_completion(body)
         cost = outcome.cost
@@ -417,6 +449,9 @@ class ChatHandler:
             for call in d.get("tool_calls") or ():
                 outcome.completion_text += (call.get("function") or {}).get("arguments") or ""
             if c.get("finish_reason"):
+                if outcome.web_results and not outcome.annotated:
+                    outcome.annotated = True
+                    c["delta"] = {**d, "annotations": annotations(outcome.web_results)}
                 outcome.finished_choices.add(index)
                 outcome.finish_reason = c["finish_reason"]
                 outcome.native_finish_reason = c.get("native_finish_reason") or c["finish_reason"]

@@ -41,6 +41,7 @@ class ChatRequest:
     used_parameters: frozenset[str]
     transforms: tuple[str, ...] | None
     web_plugin: bool
+    web_max_results: int = 5
 
 
 def _is_number(v: Any) -> bool:
@@ -135,6 +136,17 @@ def _used_parameters(body: dict[str, Any]) -> frozenset[str]:
     return frozenset(_PARAM_NAMES[k] for k in body if k in _PARAM_NAMES and body[k] is not None)
 
 
+def _web_max_results(plugins: Any) -> int:
+    for p in plugins or ():
+        if isinstance(p, dict) and p.get("id") == "web":
+            n = p.get("max_results", 5)
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 20:
+                raise bad_request("plugins[web].max_results must be an integer from 1 to 20",
+                                  "plugins")
+            return n
+    return 5
+
+
 def parse_chat_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")
@@ -181,4 +193,5 @@ def parse_chat_request(body: Any) -> ChatRequest:
         used_parameters=_used_parameters(body),
         transforms=tuple(transforms) if transforms is not None else None,
         web_plugin="web" in plugin_ids,
+        web_max_results=_web_max_results(plugins),
     )

@@ -54,5 +54,7 @@ class Outcome:
     generation_ms: int | None = None
     cost: Cost | None = None
     images: int = 0
+    web_results: list[Any] = field(default_factory=list)  # what the web plugin found
+    annotated: bool = False
     error: GatewayError | None = None
     finished_choices: set[int] = field(default_factory=set)  # choice indexes already finished

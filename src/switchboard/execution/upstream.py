@@ -13,6 +13,11 @@ class UpstreamClient:
     async def start(self) -> None:
         self._client = HTTP1Client()
 
+    @property
+    def http(self) -> HTTP1Client:
+        assert self._client is not None, "UpstreamClient.start() was not called"
+        return self._client
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
