@@ -23,7 +23,8 @@ def _usd(pico: Any) -> float:
 
 def _account_view(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "total_credits": _usd(row["credits"]),
-            "total_usage": _usd(row["usage"]), "created_at": row["created_at"]}
+            "total_usage": _usd(row["usage"]), "created_at": row["created_at"],
+            "data_collection": row.get("data_collection") or "allow"}
 
 
 class MoneyHandler:
@@ -85,7 +86,10 @@ class MoneyHandler:
         if await svc.repo.account_by_name(name.strip()):
             raise GatewayError(409, f"an account named '{name.strip()}' exists", "conflict",
                                {"field": "name"})
-        row = await svc.repo.create_account(name.strip())
+        policy = body.get("data_collection", "allow")
+        if policy not in ("allow", "deny"):
+            raise bad_request("data_collection must be 'allow' or 'deny'", "data_collection")
+        row = await svc.repo.create_account(name.strip(), policy)
         svc.note_account(row)
         return json_response(201, {"data": _account_view(row)})
 

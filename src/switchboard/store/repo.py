@@ -80,11 +80,11 @@ class Repo:
                 "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT DO NOTHING", DEFAULT_ACCOUNT, DEFAULT_ACCOUNT, now_iso())
 
-    async def create_account(self, name: str) -> dict[str, Any]:
+    async def create_account(self, name: str, data_collection: str = "allow") -> dict[str, Any]:
         acc_id = "acct_" + secrets.token_hex(8)
         await self.db.execute(
-            "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)",
-            acc_id, name, now_iso())
+            "INSERT INTO accounts (id, name, data_collection, created_at) VALUES ($1, $2, $3, $4)",
+            acc_id, name, data_collection, now_iso())
         row = await self.get_account(acc_id)
         assert row is not None
         return row
