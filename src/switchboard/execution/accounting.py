@@ -1,0 +1,110 @@
+"""Per-request money and records: the cost once an answer is known, and its settlement.
+
+Shared by the non-streaming handler and the streaming relay, so both charge the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from switchboard.billing.ledger import Settlement
+from switchboard.billing.pricing import compute_cost
+from switchboard.execution.outcome import Outcome
+from switchboard.routing.planner import Attempt
+from switchboard.tokens import prompt_tokens, text_tokens
+
+if TYPE_CHECKING:
+    from switchboard.api.chat_request import ChatRequest
+    from switchboard.app import Services
+    from switchboard.store.repo import KeyRecord
+
+
+class RequestMeta:
+    """What the request carried that accounting needs: the key, the request, the headers."""
+
+    __slots__ = ("body", "creq", "headers", "key", "legacy")
+
+    def __init__(self, key: KeyRecord, creq: ChatRequest, body: dict[str, Any],
+                 headers: dict[str, str], legacy: bool) -> None:
+        self.key, self.creq, self.body, self.headers, self.legacy = (
+            key, creq, body, headers, legacy)
+
+
+
+class Accountant:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def finish_cost(self, outcome: Outcome, meta: RequestMeta) -> None:
+        attempt = outcome.served
+        if attempt is None:
+            return
+        if not outcome.usage:
+            # a cut or abandoned stream: count what was generated ourselves
+            prompt = prompt_tokens(meta.body.get("messages") or [], meta.body.get("tools"))
+            completion = text_tokens(outcome.completion_text)
+            outcome.usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion}
+            outcome.usage_estimated = True
+        pricing = attempt.endpoint.pricing
+        conf = self.svc.settings.file.web_search
+        if outcome.web_results and conf is not None and not pricing.web_search:
+            pricing = dataclasses.replace(pricing, web_search=conf.price_per_search)
+        outcome.cost = compute_cost(pricing, outcome.usage, self.svc.settings.markup,
+                                    outcome.images, 1 if outcome.web_results else 0)
+
+    def settle(self, outcome: Outcome, meta: RequestMeta) -> None:
+        svc = self.svc
+        attempt = outcome.served
+        cost = outcome.cost.pico if outcome.cost else 0
+        usage = outcome.usage or {}
+        pdet = usage.get("prompt_tokens_details") or {}
+        cdet = usage.get("completion_tokens_details") or {}
+        store = svc.settings.file.logging.store_content
+        now = time.monotonic()
+        gen = {
+            "id": outcome.gen_id, "account_id": meta.key.account_id, "key_hash": meta.key.hash,
+            "model": attempt.model.id if attempt else meta.creq.model,
+            "provider": attempt.provider.name if attempt else None,
+            "provider_name": attempt.provider.display_name if attempt else None,
+            "endpoint_id": attempt.endpoint.key if attempt else None,
+            "upstream_id": outcome.upstream_id, "cost": cost,
+            "provider_cost": outcome.cost.provider_pico if outcome.cost else 0,
+            "tokens_prompt": int(usage.get("prompt_tokens") or 0),
+            "tokens_completion": int(usage.get("completion_tokens") or 0),
+            "native_tokens_prompt": int(usage.get("prompt_tokens") or 0),
+            "native_tokens_completion": int(usage.get("completion_tokens") or 0),
+            "native_tokens_reasoning": int(cdet.get("reasoning_tokens") or 0),
+            "native_tokens_cached": int(pdet.get("cached_tokens") or 0),
+            "native_tokens_cache_write": int(pdet.get("cache_write_tokens") or 0),
+            "num_media_prompt": outcome.images, "streamed": outcome.streamed,
+            "cancelled": outcome.cancelled,
+            "latency": outcome.first_token_ms if outcome.first_token_ms is not None
+            else int((now - outcome.started) * 1000),
+            "generation_time": int((now - outcome.started) * 1000),
+            "finish_reason": outcome.finish_reason,
+            "native_finish_reason": outcome.native_finish_reason,
+            "origin": meta.headers.get("http-referer") or meta.headers.get("referer"),
+            "app_title": meta.headers.get("x-title") or meta.headers.get("x-openrouter-title"),
+            "status": 200 if attempt else (outcome.error.status if outcome.error else 499),
+            "provider_responses": [a.as_dict() for a in outcome.attempts],
+            "prompt_content": dump(meta.body.get("messages")) if store and attempt else None,
+            "completion_content": outcome.completion_text if store and attempt else None,
+        }
+        svc.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
+
+    async def record_stream_health(self, attempt: Attempt, outcome: Outcome) -> None:
+        elapsed = time.monotonic() - outcome.started
+        ttft = outcome.first_token_ms if outcome.first_token_ms is not None else elapsed * 1000
+        tokens = int((outcome.usage or {}).get("completion_tokens") or 0)
+        gen_s = max(1e-3, elapsed - ttft / 1000)
+        await self.svc.health.record_success(attempt.endpoint.key, ttft, tokens / gen_s)
+
+
+
+def dump(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
