@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from switchboard.plugins.web_search import ENGINES, SearchResult, annotations, with_results
+from switchboard.plugins.web_search import ENGINES, SearchResult, citations, with_results
 
 ANSWERS = {
     "exa": {"results": [{"title": "T", "url": "https://a.example/x", "text": "body"}]},
@@ -36,4 +36,4 @@ def test_results_go_before_the_last_turn_and_become_citations() -> None:
     assert out["messages"][-1] == {"role": "user", "content": "q"}
     assert "https://a.example/x" in out["messages"][-2]["content"]
     assert body["messages"][-1] == {"role": "user", "content": "q"}
-    assert annotations(results)[0]["url_citation"]["url"] == "https://a.example/x"
+    assert citations(results)[0]["url_citation"]["url"] == "https://a.example/x"

@@ -18,7 +18,7 @@ from switchboard.execution.shaping import (
     shape_completion,
     to_text_completion,
 )
-from switchboard.plugins.web_search import annotations, query_of, with_results
+from switchboard.plugins.web_search import citations, query_of, with_results
 from switchboard.routing.planner import Plan, RouteRequest, plan_route
 from switchboard.routing.preferences import parse_preferences
 from switchboard.store.repo import KeyRecord
@@ -201,7 +201,7 @@ class ChatHandler:
             for choice in body.get("choices") or ():
                 msg = choice.get("message") or {}
                 msg["annotations"] = [*(msg.get("annotations") or ()),
-                                      *annotations(outcome.web_results)]
+                                      *citations(outcome.web_results)]
         if meta.legacy:
             body = to_text_completion(body)
         cost = outcome.cost

@@ -68,11 +68,12 @@ def _run_granian(host: str, port: int, workers: int) -> None:
     thread hop per request that costs latency at low concurrency (see README numbers)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
 
     Granian(
         "switchboard.cli.serve:app_factory", factory=True, address=host, port=port,
         interface=Interfaces.ASGI, workers=workers, loop=Loops.uvloop, http=HTTPModes.http1,
-        websockets=False, log_enabled=True, log_level="warning", log_access=False,
+        websockets=False, log_enabled=True, log_level=LogLevels.warning, log_access=False,
         backlog=2048, workers_kill_timeout=20,
     ).serve()
 

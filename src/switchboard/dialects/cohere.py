@@ -470,7 +470,9 @@ class CohereStreamTranslator:
         native = delta.get("finish_reason")
         finish = _finish_reason(native, self._tool_index >= 0)
         out = self._role()
-        choice = {"index": 0, "delta": {}, "finish_reason": finish, "native_finish_reason": native}
+        choice: dict[str, Any] = {
+            "index": 0, "delta": {}, "finish_reason": finish, "native_finish_reason": native,
+        }
         out.append(self._chunk([choice]))
         usage = _usage(delta.get("usage"))
         if usage is not None:

@@ -107,10 +107,13 @@ class Simulation:
     """One simulated answer: content pieces, tool calls and the knobs that make it misbehave."""
 
     def __init__(self, upstream_model: str, body: dict[str, Any]) -> None:
-        sim = body.get("simulate") if isinstance(body.get("simulate"), dict) else {}
+        raw_sim = body.get("simulate")
+        sim: dict[str, Any] = raw_sim if isinstance(raw_sim, dict) else {}
         self.latency_s = float(sim.get("latency_ms", 0) or 0) / 1000
         self.chunk_delay_s = float(sim.get("chunk_delay_ms", 0) or 0) / 1000
-        self.error = sim.get("error")
+        error = sim.get("error")
+        # an integer HTTP status to fail with; anything else means "do not fail"
+        self.error: int | None = error if isinstance(error, int) and 400 <= error < 600 else None
         self.after_chunks = sim.get("after_chunks")
         self.model = upstream_model
         messages = body.get("messages") or []
@@ -119,7 +122,8 @@ class Simulation:
         self.finish = "stop"
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         text = self._text(upstream_model, messages, max_tokens)
-        fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+        raw_fmt = body.get("response_format")
+        fmt: dict[str, Any] = raw_fmt if isinstance(raw_fmt, dict) else {}
         tools = body.get("tools") or []
         choice = body.get("tool_choice", "auto")
         if tools and choice != "none" and not self._answered_tool(messages):
@@ -181,7 +185,7 @@ class Simulation:
         }
 
     def fail(self) -> UpstreamError:
-        status = int(self.error)
+        status = int(self.error or 500)
         etype = {429: "rate_limit_exceeded", 408: "timeout"}.get(status, "provider_unavailable")
         raw = {"error": {"message": f"simulated upstream error {status}", "code": status}}
         client_status = status if status in (400, 401, 402, 403, 404, 408, 413, 422, 429) else 502

@@ -21,7 +21,7 @@ from switchboard.execution.upstream import UpstreamClient
 from switchboard.routing import retry_policy
 from switchboard.routing.health import HealthStore
 from switchboard.routing.planner import Attempt, Plan
-from switchboard.routing.retry_policy import Action
+from switchboard.routing.retry_policy import Action, FailureKind
 
 # Failures that say nothing about the endpoint's health (the request itself was wrong).
 _REQUEST_FAULTS = frozenset({400, 404, 413, 422})
@@ -48,7 +48,7 @@ _ROUTER_FIELDS = frozenset({"provider", "models", "route", "transforms", "plugin
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, error: UpstreamError, kind: str) -> None:
+    def __init__(self, error: UpstreamError, kind: FailureKind) -> None:
         self.error = error
         self.kind = kind
 
@@ -60,7 +60,8 @@ def _failure(exc: BaseException) -> _AttemptFailed:
     if isinstance(exc, TimeoutError):
         return _AttemptFailed(UpstreamError(408, "upstream timed out", "timeout"), "timeout")
     if isinstance(exc, UpstreamConnectionError):
-        return _AttemptFailed(UpstreamError(502, str(exc), "provider_unavailable"), exc.kind)
+        kind: FailureKind = "reset" if exc.kind == "reset" else "connect"
+        return _AttemptFailed(UpstreamError(502, str(exc), "provider_unavailable"), kind)
     if isinstance(exc, ConnectionResetError):
         return _AttemptFailed(
             UpstreamError(502, f"upstream connection reset: {exc}", "provider_unavailable"), "reset"

@@ -20,7 +20,7 @@ from switchboard.execution.accounting import Accountant, RequestMeta
 from switchboard.execution.executor import _failure
 from switchboard.execution.outcome import Outcome
 from switchboard.execution.shaping import chunk_to_text, usage_body
-from switchboard.plugins.web_search import annotations
+from switchboard.plugins.web_search import citations
 from switchboard.routing.planner import Attempt, Plan
 from switchboard.web import StreamResponse, error_response, sse, wait_disconnect
 
@@ -48,7 +48,7 @@ class StreamRelay:
         executor = self.svc.executor
 
         async def open_attempt(attempt: Attempt, _t0: float) -> tuple[Any, list[dict[str, Any]]]:
-            it = await executor.open_stream(attempt, meta.body)
+            it: Any = await executor.open_stream(attempt, meta.body)
             buffered: list[dict[str, Any]] = []
             try:
                 # hold back chunks until real content: until then, fallback is still invisible
@@ -191,7 +191,7 @@ class StreamRelay:
             if c.get("finish_reason"):
                 if outcome.web_results and not outcome.annotated:
                     outcome.annotated = True
-                    c["delta"] = {**d, "annotations": annotations(outcome.web_results)}
+                    c["delta"] = {**d, "annotations": citations(outcome.web_results)}
                 outcome.finished_choices.add(index)
                 outcome.finish_reason = c["finish_reason"]
                 outcome.native_finish_reason = c.get("native_finish_reason") or c["finish_reason"]

@@ -132,7 +132,7 @@ def with_results(body: dict[str, Any], results: list[SearchResult]) -> dict[str,
     return out
 
 
-def annotations(results: list[SearchResult]) -> list[dict[str, Any]]:
+def citations(results: list[SearchResult]) -> list[dict[str, Any]]:
     return [{"type": "url_citation",
              "url_citation": {"url": r.url, "title": r.title or urlsplit(r.url).netloc,
                               "content": r.snippet, "start_index": 0, "end_index": 0}}
