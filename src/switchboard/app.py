@@ -79,24 +79,27 @@ class Services:
 
 
 async def bootstrap_keys(repo: Repo, admin_key: str | None) -> list[str]:
-    """First start: the default account, the root key and a first API key, printed once."""
+    """First start: the default account, the root key and a first API key, printed once.
+
+    With SWITCHBOARD_ADMIN_KEY set, that value is the root key (stored hashed, not printed).
+    """
     messages: list[str] = []
     await repo.ensure_default_account()
+    first_start = not await repo.root_key_exists()
     if admin_key:
         if await repo.get_key(hash_key(admin_key)) is None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # another worker stored it first
                 await repo.create_key(DEFAULT_ACCOUNT, "root (SWITCHBOARD_ADMIN_KEY)", "root",
                                       key=admin_key)
-        return messages
-    if await repo.root_key_exists():
-        return messages
-    root, _ = await repo.create_key(DEFAULT_ACCOUNT, "root", "root")
-    first, _ = await repo.create_key(DEFAULT_ACCOUNT, "first key")
-    messages += [
-        "First start: keys below are shown once and stored only as hashes.",
-        f"  root admin key : {root}",
-        f"  first API key  : {first}",
-    ]
+    elif first_start:
+        root, _ = await repo.create_key(DEFAULT_ACCOUNT, "root", "root")
+        messages += ["First start: keys below are shown once and stored only as hashes.",
+                     f"  root admin key : {root}"]
+    if first_start:
+        first, _ = await repo.create_key(DEFAULT_ACCOUNT, "first key")
+        if not messages:
+            messages.append("First start: the key below is shown once and stored only as a hash.")
+        messages.append(f"  first API key  : {first}")
     return messages
 
 

@@ -17,10 +17,13 @@ import openai
 from tests.support import MockUpstream, free_port
 
 
-def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+def start(tmp_path: Path, *args: str, admin_key: str | None = None,
+          ) -> tuple[subprocess.Popen[str], str, list[str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.pop("SWITCHBOARD_ADMIN_KEY", None)
+    if admin_key:
+        env["SWITCHBOARD_ADMIN_KEY"] = admin_key
     env["SWITCHBOARD_DATA_DIR"] = str(tmp_path / "data")
     env.pop("SWITCHBOARD_DATABASE_URL", None)
     proc = subprocess.Popen(
@@ -133,6 +136,21 @@ def test_client_disconnect_reaches_the_upstream_through_the_real_server(
         while time.time() < deadline and not upstream.hits("/alpha/")[0]["disconnected"]:
             time.sleep(0.05)
         assert upstream.hits("/alpha/")[0]["disconnected"]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_admin_key_from_the_environment_still_gets_a_first_api_key(tmp_path: Path) -> None:
+    proc, base, lines = start(tmp_path, admin_key="sk-sb-admin-from-env")
+    try:
+        out = "".join(lines)
+        assert "root admin key" not in out and "sk-sb-admin-from-env" not in out
+        first = re.search(r"first API key  : (sk-sb-v1-\S+)", out)
+        assert first, out
+        r = httpx.get(f"{base}/api/v1/accounts",
+                      headers={"Authorization": "Bearer sk-sb-admin-from-env"})
+        assert r.status_code == 200
     finally:
         proc.terminate()
         proc.wait(20)
