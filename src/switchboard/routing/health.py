@@ -28,6 +28,7 @@ Clock = Callable[[], float]
 WINDOW_S = 60.0  # error rate and speed look this far back
 BUCKETS = 12  # the window moves in steps of WINDOW_S / BUCKETS, so memory stays bounded
 MAX_SAMPLES = 32  # speed samples kept per endpoint; the median of these is reported
+SUMMARY_EVERY_S = 0.25  # how stale a healthy endpoint's reported medians may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class _Endpoint:
     state: CircuitState = "closed"
     open_until: float | None = None
     cooldown_s: float = 30.0
+    summarized_at: float = float("-inf")  # when a success last asked for a new summary
 
     def count(self, bucket: int, ok: bool) -> None:
         if not self.buckets or self.buckets[-1][0] != bucket:
@@ -168,8 +170,17 @@ class HealthTracker:
     async def record_success(
         self, key: str, ttft_ms: float | None = None, tps: float | None = None
     ) -> None:
-        bucket = self._bucket(self._clock())
-        ep = self._get(key)
+        now = self._clock()
+        bucket = self._bucket(now)
+        ep = self._endpoints.get(key)
+        if ep is None:
+            ep = self._get(key)
+        elif (ep.state != "closed" or ep.consecutive_failures
+              or now - ep.summarized_at >= SUMMARY_EVERY_S):
+            self._stale.add(key)
+            ep.summarized_at = now
+        # else: a healthy endpoint's medians may lag up to SUMMARY_EVERY_S behind; the hot
+        # path then skips re-summarizing on every success
         ep.count(bucket, ok=True)
         if ttft_ms is not None or tps is not None:
             ep.samples.append((bucket, ttft_ms, tps))
