@@ -56,40 +56,28 @@ def shape_completion(
     return result
 
 
-def to_text_completion(result: dict[str, Any]) -> dict[str, Any]:
-    """Chat completion -> legacy `text_completion` shape for POST /completions."""
-    choices = []
-    for choice in result.get("choices") or ():
-        msg = choice.get("message") or {}
-        choices.append(
-            {
-                "text": msg.get("content") or "",
-                "index": choice.get("index", 0),
-                "logprobs": None,
-                "finish_reason": choice.get("finish_reason"),
-                "native_finish_reason": choice.get("native_finish_reason"),
-            }
-        )
-    out = {k: v for k, v in result.items() if k != "choices"}
+def _as_text(obj: dict[str, Any], part: str) -> dict[str, Any]:
+    """A chat completion (part "message") or chunk (part "delta") in the legacy
+    `text_completion` shape of POST /completions."""
+    choices = [
+        {
+            "text": (c.get(part) or {}).get("content") or "",
+            "index": c.get("index", 0),
+            "logprobs": None,
+            "finish_reason": c.get("finish_reason"),
+            "native_finish_reason": c.get("native_finish_reason"),
+        }
+        for c in obj.get("choices") or ()
+    ]
+    out = {k: v for k, v in obj.items() if k != "choices"}
     out["object"] = "text_completion"
     out["choices"] = choices
     return out
+
+
+def to_text_completion(result: dict[str, Any]) -> dict[str, Any]:
+    return _as_text(result, "message")
 
 
 def chunk_to_text(chunk: dict[str, Any]) -> dict[str, Any]:
-    choices = []
-    for c in chunk.get("choices") or ():
-        delta = c.get("delta") or {}
-        choices.append(
-            {
-                "text": delta.get("content") or "",
-                "index": c.get("index", 0),
-                "logprobs": None,
-                "finish_reason": c.get("finish_reason"),
-                "native_finish_reason": c.get("native_finish_reason"),
-            }
-        )
-    out = {k: v for k, v in chunk.items() if k != "choices"}
-    out["object"] = "text_completion"
-    out["choices"] = choices
-    return out
+    return _as_text(chunk, "delta")
