@@ -367,3 +367,18 @@ def test_auto_router_candidates_exist(catalog: dict[str, Any], models: dict[str,
     ]
     for c in candidates:
         assert c in models and not c.endswith(":free"), c
+
+
+def test_supported_parameters_agree_with_what_each_dialect_translates() -> None:
+    """require_parameters trusts the catalog; the catalog must not promise more than the
+    dialect of the endpoint's provider really translates."""
+    from switchboard.catalog.loader import build_catalog
+    from switchboard.dialects.registry import Dialects
+
+    catalog = build_catalog()
+    dialects = Dialects()
+    for model in catalog.models.values():
+        for ep in model.endpoints:
+            api = catalog.providers[ep.provider].api
+            extra = set(ep.supported_parameters) - set(dialects.get(api).supported_parameters)
+            assert not extra, f"{model.id} on {ep.provider} ({api}) claims {sorted(extra)}"

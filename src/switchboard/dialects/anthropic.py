@@ -25,8 +25,8 @@ _JSON_OBJECT_HINT = "Respond only with a single valid JSON object, without any o
 
 SUPPORTED = frozenset({
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "tools",
-    "tool_choice", "parallel_tool_calls", "response_format", "reasoning", "include_reasoning",
-    "reasoning_effort", "user",
+    "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs", "reasoning",
+    "include_reasoning", "reasoning_effort", "user",
 })
 
 # OpenAI field -> (Anthropic field, transform); None values are never sent.
