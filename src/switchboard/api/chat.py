@@ -82,7 +82,8 @@ class ChatHandler:
         key = await svc.auth.inference_key(req)
         raw = await req.json(svc.settings.max_body_bytes)
         creq = parse_chat_request(_legacy_to_chat(raw) if legacy else raw)
-        plan = self._plan(creq, key)
+        images = count_images(creq.messages)
+        plan = self._plan(creq, key, images)
         body = self._transform(creq, plan)
         web = plan.web_search or creq.web_plugin
         hold = self._hold_amount(creq, plan, body) + (self._search_pico() if web else 0)
@@ -90,7 +91,7 @@ class ChatHandler:
         gen_id = new_generation_id()
         await svc.ledger.hold(gen_id, key, hold)
         outcome = Outcome(gen_id, time.monotonic(), int(time.time()), creq.stream)
-        outcome.images = count_images(creq.messages)
+        outcome.images = images
         meta = RequestMeta(key, creq, body, req.headers, legacy)
         try:
             if web:
@@ -109,11 +110,11 @@ class ChatHandler:
 
     # -- planning and money ----------------------------------------------------------
 
-    def _plan(self, creq: ChatRequest, key: KeyRecord) -> Plan:
+    def _plan(self, creq: ChatRequest, key: KeyRecord, images: int) -> Plan:
         svc = self.svc
         prefs = parse_preferences(creq.provider)
         needs = set()
-        if count_images(creq.messages):
+        if images:
             needs.add("image")
         if creq.body.get("tools"):
             needs.add("tools")

@@ -5,18 +5,15 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from switchboard.billing.pricing import from_pico, to_pico
+from switchboard.billing.pricing import to_pico, usd_float
 from switchboard.errors import GatewayError, bad_request
 from switchboard.limits.limiter import FREE_RPD, FREE_RPD_PAID, FREE_RPM, PAID_THRESHOLD_PICO
-from switchboard.store.repo import DEFAULT_ACCOUNT, RESETS, KeyRecord
+from switchboard.store.repo import DEFAULT_ACCOUNT, RESETS, KeyRecord, period_start
 from switchboard.web import Request, Response, json_response
 
 if TYPE_CHECKING:
     from switchboard.app import Services
 
-
-def _usd(pico: int | None) -> float:
-    return float(from_pico(int(pico or 0)))
 
 
 def parse_limit(raw: Any, field: str = "limit") -> int | None:
@@ -51,20 +48,18 @@ class KeysHandler:
         limit = row["limit_pico"]
         remaining = None
         if limit is not None:
-            from switchboard.store.repo import period_start
-
             used = row["period_usage"] if row["period_start"] == period_start(
                 row["limit_reset"]) else 0
-            remaining = _usd(max(0, limit - used))
+            remaining = usd_float(max(0, limit - used))
         return {
             "hash": row["hash"], "name": row["name"], "label": row["label"],
             "disabled": bool(row["disabled"]),
-            "limit": _usd(limit) if limit is not None else None,
+            "limit": usd_float(limit) if limit is not None else None,
             "limit_remaining": remaining, "limit_reset": row["limit_reset"],
             "include_byok_in_limit": False,
-            "usage": _usd(row["usage"]), "usage_daily": _usd(windows.get("daily")),
-            "usage_weekly": _usd(windows.get("weekly")),
-            "usage_monthly": _usd(windows.get("monthly")),
+            "usage": usd_float(row["usage"]), "usage_daily": usd_float(windows.get("daily")),
+            "usage_weekly": usd_float(windows.get("weekly")),
+            "usage_monthly": usd_float(windows.get("monthly")),
             "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0,
             "byok_usage_monthly": 0,
             "created_at": row["created_at"], "updated_at": row["updated_at"],
@@ -171,7 +166,7 @@ class KeysHandler:
         account = await svc.repo.get_account(key.account_id)
         assert row is not None and account is not None
         view = await self.key_view(row)
-        balance = _usd(account["credits"] - account["usage"])
+        balance = usd_float(account["credits"] - account["usage"])
         free_rpm, free_rpd = FREE_RPM, FREE_RPD
         if int(account["charged_total"]) >= PAID_THRESHOLD_PICO:
             free_rpd = FREE_RPD_PAID

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from switchboard.billing.pricing import from_pico, to_pico
+from switchboard.billing.pricing import to_pico, usd_float
 from switchboard.errors import GatewayError, bad_request
 from switchboard.store.repo import DEFAULT_ACCOUNT
 from switchboard.web import Request, Response, json_response
@@ -17,13 +17,10 @@ if TYPE_CHECKING:
     from switchboard.app import Services
 
 
-def _usd(pico: Any) -> float:
-    return float(from_pico(int(pico or 0)))
-
 
 def _account_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "total_credits": _usd(row["credits"]),
-            "total_usage": _usd(row["usage"]), "created_at": row["created_at"],
+    return {"id": row["id"], "name": row["name"], "total_credits": usd_float(row["credits"]),
+            "total_usage": usd_float(row["usage"]), "created_at": row["created_at"],
             "data_collection": row.get("data_collection") or "allow"}
 
 
@@ -40,8 +37,8 @@ class MoneyHandler:
         acc = await self.svc.repo.get_account(account_id)
         if acc is None:
             raise GatewayError(404, f"no account '{account_id}'", "not_found")
-        return json_response(200, {"data": {"total_credits": _usd(acc["credits"]),
-                                            "total_usage": _usd(acc["usage"])}})
+        return json_response(200, {"data": {"total_credits": usd_float(acc["credits"]),
+                                            "total_usage": usd_float(acc["usage"])}})
 
     async def charge(self, req: Request) -> Response:
         svc = self.svc
@@ -67,8 +64,8 @@ class MoneyHandler:
                                {"field": "account_id"})
         svc.note_account(acc)
         return json_response(200, {"data": {"account_id": acc["id"],
-                                            "total_credits": _usd(acc["credits"]),
-                                            "total_usage": _usd(acc["usage"])}})
+                                            "total_credits": usd_float(acc["credits"]),
+                                            "total_usage": usd_float(acc["usage"])}})
 
     async def list_accounts(self, req: Request) -> Response:
         await self.svc.auth.root_key(req)
@@ -113,7 +110,7 @@ class MoneyHandler:
             "date": r["day"], "model": r["model"], "model_permaslug": r["model"],
             "endpoint_id": r["endpoint_id"], "provider_name": r["provider_name"],
             "provider": r["provider"],
-            "usage": _usd(r["usage"]), "byok_usage_inference": 0,
+            "usage": usd_float(r["usage"]), "byok_usage_inference": 0,
             "requests": int(r["requests"]), "prompt_tokens": int(r["prompt_tokens"] or 0),
             "completion_tokens": int(r["completion_tokens"] or 0),
             "reasoning_tokens": int(r["reasoning_tokens"] or 0),
@@ -131,11 +128,11 @@ class MoneyHandler:
         if g is None or (key.kind != "root" and g["account_id"] != key.account_id):
             raise GatewayError(404, f"generation '{gen_id}' not found", "not_found")
         responses = orjson.loads(g["provider_responses"]) if g["provider_responses"] else []
-        total = _usd(g["cost"])
+        total = usd_float(g["cost"])
         data = {
             "id": g["id"], "upstream_id": g["upstream_id"], "total_cost": total,
             "usage": total, "cache_discount": None,
-            "upstream_inference_cost": _usd(g["provider_cost"]),
+            "upstream_inference_cost": usd_float(g["provider_cost"]),
             "created_at": g["created_at"], "model": g["model"], "app_id": None,
             "streamed": bool(g["streamed"]), "cancelled": bool(g["cancelled"]),
             "provider_name": g["provider_name"], "provider": g["provider"],

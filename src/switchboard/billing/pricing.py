@@ -24,9 +24,10 @@ def from_pico(pico: int) -> Decimal:
     return (Decimal(pico) * PICO).normalize() if pico else Decimal(0)
 
 
-def usd_float(pico: int) -> float:
-    """For JSON bodies: the exact decimal rendered as the shortest float that round-trips it."""
-    return float(from_pico(pico))
+def usd_float(pico: Any) -> float:
+    """For JSON bodies: the exact decimal as the shortest float that round-trips it.
+    Accepts what databases return for money sums (int, Decimal, None)."""
+    return float(from_pico(int(pico or 0)))
 
 
 def usd_str(pico: int) -> str:

@@ -83,6 +83,19 @@ class Executor:
         self.dialects = dialects
         self.health = health
         self.rng = rng or random.Random()
+        self._vertex_credentials: dict[str, Any] = {}  # provider name -> cached token source
+
+    async def _with_token(self, provider: ProviderInfo) -> ProviderInfo:
+        """Vertex without a static token: a cached OAuth token, refreshed off the event loop."""
+        if provider.api != "vertex" or provider.api_key or provider.options.get("access_token"):
+            return provider
+        from switchboard.dialects.vertex import VertexCredentials
+
+        creds = self._vertex_credentials.get(provider.name)
+        if creds is None:
+            creds = VertexCredentials.for_provider(provider)
+            self._vertex_credentials[provider.name] = creds
+        return await asyncio.to_thread(creds.apply, provider)
 
     # -- walking the plan ------------------------------------------------------------
 
@@ -200,7 +213,8 @@ class Executor:
         if provider.api == "simulator":
             result: dict[str, Any] = await dialect.complete(endpoint.model, fwd)
         else:
-            req = dialect.build_request(await _with_token(provider), endpoint.model, fwd, False)
+            provider = await self._with_token(provider)
+            req = dialect.build_request(provider, endpoint.model, fwd, False)
             async with asyncio.timeout(provider.timeouts.first_token):
                 resp = await self.client.send(req, provider.timeouts.connect)
                 try:
@@ -226,7 +240,7 @@ class Executor:
         fwd = upstream_body(body, provider.api)
         if provider.api == "simulator":
             return dialect.stream(endpoint.model, fwd)  # type: ignore[no-any-return]
-        req = dialect.build_request(await _with_token(provider), endpoint.model, fwd, True)
+        req = dialect.build_request(await self._with_token(provider), endpoint.model, fwd, True)
         timeouts = provider.timeouts
         async with asyncio.timeout(timeouts.first_token):
             resp = await self.client.send(req, timeouts.connect)
@@ -294,18 +308,3 @@ async def _as_chunks(result: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
 
 def _headers(resp: Response) -> dict[str, str]:
     return resp.headers
-
-
-_vertex_credentials: dict[str, Any] = {}
-
-
-async def _with_token(provider: ProviderInfo) -> ProviderInfo:
-    """Vertex without a static token: a cached OAuth token, refreshed off the event loop."""
-    if provider.api != "vertex" or provider.api_key or provider.options.get("access_token"):
-        return provider
-    from switchboard.dialects.vertex import VertexCredentials
-
-    creds = _vertex_credentials.get(provider.name)
-    if creds is None:
-        creds = _vertex_credentials[provider.name] = VertexCredentials.for_provider(provider)
-    return await asyncio.to_thread(creds.apply, provider)

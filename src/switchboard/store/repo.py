@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -207,9 +206,6 @@ class Repo:
             "WHERE created_at < $1 AND (prompt_content IS NOT NULL "
             "OR completion_content IS NOT NULL)", older_than_iso)
 
-    async def stale_holds(self, older_than: float) -> list[dict[str, Any]]:
-        return await self.db.fetchall(
-            "SELECT id FROM holds WHERE created_at < $1", older_than)
 
 
 def generation_row(**fields: Any) -> dict[str, Any]:
@@ -233,6 +229,3 @@ _NOT_NULL_COUNTS = (
     "native_tokens_cache_write", "num_media_prompt",
 )
 
-
-def unix_now() -> float:
-    return time.time()
