@@ -20,8 +20,10 @@ from switchboard.api.keys import KeysHandler
 from switchboard.api.money import MoneyHandler
 from switchboard.billing.ledger import Ledger
 from switchboard.dialects.registry import Dialects
-from switchboard.errors import GatewayError
+from switchboard.errors import ClientGone, GatewayError
+from switchboard.execution.accounting import Accountant
 from switchboard.execution.executor import Executor
+from switchboard.execution.service import ChatService
 from switchboard.execution.upstream import UpstreamClient
 from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
 from switchboard.routing.health import HealthTracker
@@ -49,6 +51,7 @@ class Services:
     auth: Authenticator
     redis: Any = None
     web: Any = None  # the web plugin, when the config names a search engine
+    chat: ChatService = None  # type: ignore[assignment]  # set right after construction
     rng: random.Random = field(default_factory=random.Random)
     keepalive_first_s: float = 2.0
     keepalive_every_s: float = 3.0
@@ -172,6 +175,14 @@ class SwitchboardApp:
             from switchboard.plugins.web_search import WebSearch
 
             svc.web = WebSearch(s.file.web_search, self.upstream.http)
+        svc.chat = ChatService(
+            catalog=s.catalog, markup=s.markup, ledger=ledger, limiter=svc.limiter,
+            health=health, executor=svc.executor,
+            accountant=Accountant(ledger, health, s.markup, s.file.web_search,
+                                  lambda _account: s.file.logging.store_content),
+            account_policy=svc.account_policy, web=svc.web, web_conf=s.file.web_search,
+            rng=svc.rng, keepalive_first_s=svc.keepalive_first_s,
+            keepalive_every_s=svc.keepalive_every_s)
         await svc.refresh_accounts()
         self.svc = svc
         self._routes(svc)
@@ -287,6 +298,9 @@ class SwitchboardApp:
             response = await handler(req)
         except GatewayError as err:
             response = error_response(err)
+        except ClientGone:
+            self._inflight -= 1  # nobody is left to answer
+            return
         except asyncio.CancelledError:
             self._inflight -= 1
             raise

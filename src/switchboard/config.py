@@ -30,6 +30,7 @@ class TimeoutsConf(_Strict):
     connect: float = Field(5.0, gt=0)
     first_token: float = Field(60.0, gt=0)
     idle: float = Field(60.0, gt=0)
+    total: float = Field(600.0, gt=0)  # a non-streaming call, body included
 
 
 class RetriesConf(_Strict):
@@ -108,6 +109,7 @@ class ModelConf(_Strict):
     hugging_face_id: str | None = None
     is_moderated: bool = False
     default_parameters: dict[str, Any] = {}
+    timeout_s: float | None = Field(None, gt=0)  # overrides the providers' timeouts.total
     endpoints: list[EndpointConf] = Field(min_length=1)
 
     @field_validator("id")

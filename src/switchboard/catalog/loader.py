@@ -50,7 +50,8 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
         trains_on_data=conf.trains_on_data,
         retains_prompts=conf.retains_prompts,
         region=conf.region,
-        timeouts=Timeouts(conf.timeouts.connect, conf.timeouts.first_token, conf.timeouts.idle),
+        timeouts=Timeouts(conf.timeouts.connect, conf.timeouts.first_token, conf.timeouts.idle,
+                          conf.timeouts.total),
         max_retry_after_s=conf.retries.max_retry_after_s,
         circuit_failures=conf.circuit.failures,
         circuit_cooldown_s=conf.circuit.cooldown_s,
@@ -90,6 +91,7 @@ def _model(conf: ModelConf) -> Model:
         is_moderated=conf.is_moderated,
         hugging_face_id=conf.hugging_face_id,
         default_parameters=dict(conf.default_parameters),
+        timeout_s=conf.timeout_s,
     )
 
 

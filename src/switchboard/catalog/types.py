@@ -35,6 +35,7 @@ class Timeouts:
     connect: float = 5.0
     first_token: float = 60.0
     idle: float = 60.0
+    total: float = 600.0  # deadline of a whole non-streaming call
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class Model:
     is_moderated: bool = False
     hugging_face_id: str | None = None
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = None  # a non-streaming call's deadline, beating the provider's
 
     @property
     def input_modalities(self) -> list[str]:
