@@ -290,7 +290,7 @@ class SwitchboardApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         req = Request(scope, receive)
         obs = self.observer
-        ctx = obs.begin(req.headers.get("x-request-id"), req.method, req.headers)
+        ctx = obs.begin(req.headers.get("x-request-id"))
         token = request_context.set(ctx)
         status = 500
         try:
@@ -330,11 +330,12 @@ class SwitchboardApp:
                 path = path.rstrip("/")
             handler, params, known = self.router.match(req.method, path)
             if handler is None:
-                self.observer.routed(ctx, req.method, "unmatched")
+                self.observer.routed(ctx, req.method, "unmatched", req.headers)
                 status, msg = (405, f"method {req.method} not allowed on {path}") if known else (
                     404, f"no such endpoint: {req.method} {path}")
                 raise GatewayError(status, msg, "not_found" if status == 404 else "bad_request")
-            self.observer.routed(ctx, req.method, self.router.pattern(req.method, path, params))
+            self.observer.routed(ctx, req.method, self.router.pattern(req.method, path, params),
+                                 req.headers)
             req.path_params = params
             return await handler(req)
         except GatewayError as err:
@@ -349,7 +350,8 @@ class SwitchboardApp:
     async def _ops(self, req: Request, ctx: RequestContext) -> Any:
         """Health, readiness and metrics: answered without the router or the in-flight count."""
         path = req.path
-        self.observer.routed(ctx, req.method, "/health" if path.endswith("/health") else path)
+        self.observer.routed(ctx, req.method, "/health" if path.endswith("/health") else path,
+                             req.headers)
         if path == "/ready":
             return await ops.ready(self.svc, self._draining, self.observer)
         if path == "/metrics":

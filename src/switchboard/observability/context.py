@@ -14,8 +14,8 @@ MAX_REQUEST_ID = 200
 
 
 class RequestContext:
-    __slots__ = ("attempt_span", "endpoint", "logged", "model", "provider", "request_id",
-                 "span", "started")
+    __slots__ = ("attempt_span", "counted", "endpoint", "logged", "model", "provider",
+                 "request_id", "span", "started")
 
     def __init__(self, request_id: str, endpoint: str, started: float) -> None:
         self.request_id = request_id
@@ -24,6 +24,7 @@ class RequestContext:
         self.model = ""
         self.provider = ""
         self.logged = False  # the settlement hook already wrote this request's line
+        self.counted = False  # in the in-flight gauge (probes and scrapes are not)
         self.span: Any = None  # the request's OpenTelemetry span, when tracing is on
         self.attempt_span: Any = None  # the upstream attempt in flight, when tracing is on
 

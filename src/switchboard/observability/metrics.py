@@ -16,6 +16,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -30,6 +31,8 @@ def multiprocess_dir() -> str | None:
 
 class Metrics:
     def __init__(self) -> None:
+        # `_created` series double the scrape for nothing a dashboard uses (process-wide)
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
 

@@ -51,27 +51,29 @@ class Observer:
 
     # -- the HTTP exchange -----------------------------------------------------------
 
-    def begin(self, request_id_header: str | None, method: str,
-              headers: dict[str, str]) -> RequestContext:
-        ctx = RequestContext(context.request_id_from(request_id_header), "", time.monotonic())
-        if self.tracing is not None:
-            ctx.span = self.tracing.start_request(method, "", headers)
+    def begin(self, request_id_header: str | None) -> RequestContext:
+        return RequestContext(context.request_id_from(request_id_header), "", time.monotonic())
+
+    def routed(self, ctx: RequestContext, method: str, endpoint: str,
+               headers: dict[str, str]) -> None:
+        """The route is known: from here the request counts as in flight and has a span
+        (health probes and scrapes do neither)."""
+        ctx.endpoint = endpoint
+        if endpoint in _QUIET:
+            return
         if self.metrics is not None:
             self.metrics.in_flight.inc()
-        return ctx
-
-    def routed(self, ctx: RequestContext, method: str, endpoint: str) -> None:
-        ctx.endpoint = endpoint
-        if ctx.span is not None:
-            ctx.span.update_name(f"{method} {endpoint}")
-            ctx.span.set_attribute("http.route", endpoint)
+            ctx.counted = True
+        if self.tracing is not None:
+            ctx.span = self.tracing.start_request(method, endpoint, headers)
             ctx.span.set_attribute("switchboard.request_id", ctx.request_id)
 
     def end(self, ctx: RequestContext, method: str, status: int) -> None:
         elapsed = time.monotonic() - ctx.started
         m = self.metrics
         if m is not None:
-            m.in_flight.dec()
+            if ctx.counted:
+                m.in_flight.dec()
             m.requests.labels(ctx.endpoint, ctx.model, ctx.provider, str(status)).inc()
             m.duration.labels(ctx.endpoint).observe(elapsed)
         if ctx.span is not None and self.tracing is not None:

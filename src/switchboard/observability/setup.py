@@ -3,6 +3,7 @@ OTLP endpoint is configured (the environment wins over the config file)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,9 @@ from switchboard.observability.observer import Observer
 
 if TYPE_CHECKING:
     from switchboard.settings import Settings
+
+
+log = logging.getLogger("switchboard.tracing")
 
 
 def otlp_endpoint(settings: Settings) -> str | None:
@@ -27,7 +31,11 @@ def build_observer(settings: Settings) -> Observer:
     tracing = None
     endpoint = otlp_endpoint(settings)
     if endpoint:
-        from switchboard.observability.tracing import Tracing
+        try:
+            from switchboard.observability.tracing import Tracing
 
-        tracing = Tracing(endpoint, settings.file.tracing.service_name)
+            tracing = Tracing(endpoint, settings.file.tracing.service_name)
+        except ImportError as exc:
+            log.error("tracing is configured (%s) but OpenTelemetry is not installed (%s): "
+                      "pip install 'switchboard[otel]'; serving without traces", endpoint, exc)
     return Observer(metrics, tracing, frozenset(settings.catalog.models))

@@ -43,7 +43,7 @@ class Tracing:
     def start_request(self, method: str, route: str, headers: dict[str, str]) -> Any:
         parent = self.propagator.extract(headers) if "traceparent" in headers else None
         return self.tracer.start_span(
-            f"{method} {route}", context=parent, kind=self._server,
+            f"{method} {route}", context=parent, kind=self._server,  # type: ignore[arg-type]
             attributes={"http.request.method": method, "http.route": route})
 
     def end_request(self, span: Any, status: int) -> None:
