@@ -1,4 +1,4 @@
-"""Model lookups: /models filters and paging, /model/{author}/{slug}, /models/count, /models/user."""
+"""Model lookups: /models filters and paging, /model/{author}/{slug}, /models/count, /user."""
 
 from __future__ import annotations
 
