@@ -92,6 +92,7 @@ def _model(conf: ModelConf) -> Model:
         hugging_face_id=conf.hugging_face_id,
         default_parameters=dict(conf.default_parameters),
         timeout_s=conf.timeout_s,
+        categories=tuple(c.lower() for c in conf.categories),
     )
 
 

@@ -98,6 +98,7 @@ class Model:
     hugging_face_id: str | None = None
     default_parameters: dict[str, Any] = field(default_factory=dict)
     timeout_s: float | None = None  # a non-streaming call's deadline, beating the provider's
+    categories: tuple[str, ...] = ()
 
     @property
     def input_modalities(self) -> list[str]:

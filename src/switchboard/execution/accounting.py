@@ -1,6 +1,6 @@
 """Per-request money and records: the cost once an answer is known, and its settlement.
 
-Shared by the non-streaming handler and the streaming relay, so both charge the same way.
+Used by the chat service for plain and streamed answers alike, so both charge the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from switchboard.billing.pricing import compute_cost
 from switchboard.config import WebSearchConf
 from switchboard.execution.holds import Bounds, clamp_usage
 from switchboard.execution.outcome import Outcome
+from switchboard.observability.context import current_request_id
 from switchboard.routing.planner import Attempt
 from switchboard.tokens import prompt_tokens, text_tokens
 
@@ -45,8 +46,10 @@ class Accountant:
     """Prices an answer and hands its settlement to the ledger."""
 
     def __init__(self, ledger: Ledger, health: Any, markup: Decimal,
-                 web_conf: WebSearchConf | None, store_content: Callable[[str], bool]) -> None:
+                 web_conf: WebSearchConf | None, store_content: Callable[[str], bool],
+                 observer: Any = None) -> None:
         self.ledger = ledger
+        self.observer = observer
         self.health = health
         self.markup = markup
         self.web_conf = web_conf
@@ -115,8 +118,11 @@ class Accountant:
             "provider_responses": [a.as_dict() for a in outcome.attempts],
             "prompt_content": dump(meta.body.get("messages")) if store and attempt else None,
             "completion_content": outcome.completion_text if store and attempt else None,
+            "request_id": current_request_id(),
         }
         self.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
+        if self.observer is not None:
+            self.observer.request_finished(outcome, meta)
 
     async def record_stream_health(self, attempt: Attempt, outcome: Outcome) -> None:
         elapsed = time.monotonic() - outcome.started
