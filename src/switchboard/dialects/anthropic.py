@@ -529,10 +529,10 @@ def output_cap(body: dict[str, Any], default: int) -> int:
 
 class AnthropicDialect:
     name = "anthropic"
+    supported_parameters = SUPPORTED
 
     def output_cap(self, body: dict[str, Any], default: int) -> int:
         return output_cap(body, default)
-    supported_parameters = SUPPORTED
 
     def build_request(
         self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool
