@@ -361,6 +361,9 @@ async def _read_stream(
                 if content:
                     deadline = time.monotonic() + idle_timeout
                 yield chunk
+            failure = getattr(translator, "failure", None)
+            if failure is not None:
+                raise failure  # an error event after good chunks: those went out first
         for chunk in _parsed(provider_name, translator.close):
             yield chunk
     finally:
