@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 
 from switchboard.execution.http1 import HTTP1Client, UpstreamConnectionError
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+from tests.transport.conftest import Handler, read_request
+from tests.transport.conftest import serve as serve_port
 
 
 async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await serve_port(handler)
     return server, f"http://127.0.0.1:{port}/v1/chat"
-
-
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return head + await reader.readexactly(length)
 
 
 async def test_content_length_and_keep_alive_reuse() -> None:

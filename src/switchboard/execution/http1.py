@@ -386,7 +386,7 @@ class HTTP1Client:
         head.append(b"\r\n")
         payload = b"".join(head) + body
         loop = asyncio.get_running_loop()
-        conn = await pool.acquire(connect_timeout)
+        conn = pool.take_idle() or await pool.acquire(connect_timeout)
         for last_try in (False, True):
             reused = conn.uses > 0
             conn.uses += 1

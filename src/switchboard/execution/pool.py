@@ -73,8 +73,10 @@ class Pool(Generic[M]):
         self._closed = False
 
     async def acquire(self, connect_timeout: float, fresh: bool = False) -> M:
+        """An idle connection (see `take_idle`, the synchronous fast path), a new one, or
+        one handed over after waiting."""
         if not fresh:
-            conn = self._take_idle()
+            conn = self.take_idle()
             if conn is not None:
                 return conn
         if self.open < self.limit and not self.waiters:
@@ -107,7 +109,7 @@ class Pool(Generic[M]):
                     self.give_back(conn)
             raise
 
-    def _take_idle(self) -> M | None:
+    def take_idle(self) -> M | None:
         idle = self.idle
         while idle:
             conn = idle.pop()  # the most recent is the least likely to have been dropped
