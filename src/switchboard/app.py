@@ -18,6 +18,7 @@ from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
 from switchboard.api.keys import KeysHandler
 from switchboard.api.money import MoneyHandler
+from switchboard.api.responses import ResponsesHandler
 from switchboard.billing.ledger import Ledger
 from switchboard.dialects.registry import Dialects
 from switchboard.errors import GatewayError
@@ -224,9 +225,13 @@ class SwitchboardApp:
         r = self.router
         v1 = "/api/v1"
         r.add("POST", f"{v1}/chat/completions", chat.chat)
+        r.add("POST", f"{v1}/responses", ResponsesHandler(svc, chat).create)
         r.add("POST", f"{v1}/completions", chat.completions)
         r.add("GET", f"{v1}/models", cat.models)
         r.add("GET", f"{v1}/models/{{author}}/{{slug}}/endpoints", cat.endpoints)
+        r.add("GET", f"{v1}/models/count", cat.models_count)
+        r.add("GET", f"{v1}/models/user", cat.models_user)
+        r.add("GET", f"{v1}/model/{{author}}/{{slug}}", cat.model)
         r.add("GET", f"{v1}/providers", cat.providers)
         r.add("GET", f"{v1}/auth/key", keys.current)
         r.add("GET", f"{v1}/key", keys.current)

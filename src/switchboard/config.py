@@ -143,6 +143,7 @@ class ModelConf(_Strict):
     hugging_face_id: str | None = None
     is_moderated: bool = False
     default_parameters: dict[str, Any] = {}
+    categories: list[str] = []  # OpenRouter's use-case categories (GET /models?category=)
     endpoints: list[EndpointConf] = Field(min_length=1)
 
     @field_validator("id")
