@@ -24,6 +24,7 @@ from switchboard.errors import GatewayError
 from switchboard.execution.executor import Executor
 from switchboard.execution.upstream import UpstreamClient
 from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
+from switchboard.routing.auto import SessionModels
 from switchboard.routing.health import HealthTracker
 from switchboard.routing.health_redis import RedisHealthTracker
 from switchboard.settings import Settings
@@ -54,6 +55,7 @@ class Services:
     keepalive_every_s: float = 3.0
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     boot_messages: list[str] = field(default_factory=list)
+    auto_sessions: SessionModels = field(default_factory=SessionModels)  # openrouter/auto picks
 
     @property
     def catalog(self) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from switchboard.api.router_listing import router_entries
 from switchboard.billing.pricing import per_token_str
 from switchboard.catalog.types import Endpoint, Model, Pricing
 from switchboard.errors import GatewayError
@@ -82,6 +83,7 @@ class CatalogHandler:
         markup = self.svc.settings.markup
         base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
         data = [model_entry(m, markup, base) for m in self.svc.catalog.models.values()]
+        data += router_entries(self.svc.catalog, base)
         q = (req.query.get("q") or req.query.get("search") or "").lower()
         if q:
             data = [d for d in data if q in d["id"].lower() or q in d["name"].lower()]

@@ -6,9 +6,11 @@ import logging
 import secrets
 import string
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from switchboard.api.chat_request import ChatRequest, parse_chat_request
+from switchboard.api.routing_facts import routing_facts, uses_router
 from switchboard.billing.pricing import to_pico, usd_str, worst_case_pico
 from switchboard.errors import GatewayError, bad_request
 from switchboard.execution.accounting import Accountant, RequestMeta, dump
@@ -83,7 +85,7 @@ class ChatHandler:
         raw = await req.json(svc.settings.max_body_bytes)
         creq = parse_chat_request(_legacy_to_chat(raw) if legacy else raw)
         images = count_images(creq.messages)
-        plan = self._plan(creq, key, images)
+        plan = self._plan(creq, key, images, req.headers)
         body = self._transform(creq, plan)
         web = plan.web_search or creq.web_plugin
         hold = self._hold_amount(creq, plan, body) + (self._search_pico() if web else 0)
@@ -92,6 +94,7 @@ class ChatHandler:
         await svc.ledger.hold(gen_id, key, hold)
         outcome = Outcome(gen_id, time.monotonic(), int(time.time()), creq.stream)
         outcome.images = images
+        outcome.auto_choice = plan.auto_choice
         meta = RequestMeta(key, creq, body, req.headers, legacy)
         try:
             if web:
@@ -110,7 +113,8 @@ class ChatHandler:
 
     # -- planning and money ----------------------------------------------------------
 
-    def _plan(self, creq: ChatRequest, key: KeyRecord, images: int) -> Plan:
+    def _plan(self, creq: ChatRequest, key: KeyRecord, images: int,
+              headers: Mapping[str, str]) -> Plan:
         svc = self.svc
         prefs = parse_preferences(creq.provider)
         needs = set()
@@ -122,8 +126,10 @@ class ChatHandler:
         snapshot = svc.health.snapshot()
         # A model served by one endpoint, with no routing fields, plans the same way every
         # time while that endpoint is healthy: reuse the plan instead of re-running filters.
+        facts = routing_facts(creq, key.account_id, headers, images, svc.auto_sessions)
         cache_key = None
-        if creq.provider is None and not creq.models and creq.route is None:
+        if (creq.provider is None and not creq.models and creq.route is None
+                and creq.transforms is None and not uses_router(creq)):
             cache_key = (creq.model, creq.used_parameters, policy, frozenset(needs))
             cached = self._plan_cache.get(cache_key)
             if cached is not None:
@@ -134,11 +140,13 @@ class ChatHandler:
         route = RouteRequest(
             model=creq.model, models=creq.models, route=creq.route, preferences=prefs,
             used_parameters=creq.used_parameters,
-            prompt_tokens=0,  # context fit is handled by middle-out or the upstream's own 400
+            prompt_tokens=facts.prompt_tokens, context_strict=facts.context_strict,
             account_data_collection=policy,
-            needs=frozenset(needs),
+            needs=frozenset(needs), auto=facts.auto,
         )
         plan = plan_route(svc.catalog, route, snapshot, svc.rng, svc.settings.markup)
+        if plan.auto_choice is not None:
+            svc.auto_sessions.remember(facts.session, plan.auto_choice.model)
         if (plan.web_search or creq.web_plugin) and svc.web is None:
             raise GatewayError(400, "web search (:online, plugins: web) needs a web_search "
                                "engine in the config", "bad_request", {"field": "plugins"})
