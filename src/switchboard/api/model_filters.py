@@ -73,10 +73,10 @@ class ModelQuery:
         return all(any(supports(e, p) for e in m.endpoints) for p in self.supported_parameters)
 
     def lists_routers(self) -> bool:
-        """openrouter/auto and /free join an unpaged text listing that filters only by name."""
-        return (self.offset is None and self.limit is None and not self.input_modalities
-                and not self.supported_parameters and self.category is None
-                and (self.output_modalities is None or "text" in self.output_modalities))
+        """openrouter/auto and /free join a text listing that filters only by name."""
+        text = self.output_modalities is None or "text" in self.output_modalities
+        return (text and not self.input_modalities and not self.supported_parameters
+                and self.category is None)
 
     def select(self, models: Iterable[Model]) -> tuple[list[Model], int]:
         """(the requested page, the number of matches before paging)."""
