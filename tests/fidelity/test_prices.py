@@ -101,7 +101,7 @@ providers:
     try:
         gw.charge(100)
         key = gw.new_key()
-        mock.script("deepseek", Reply(json=openai_completion(prompt=333_333, completion=77_777)))
+        mock.script("deepseek", Reply(json=openai_completion(prompt=54_321, completion=7_777)))
         r = gw.http.post(
             "/chat/completions",
             headers={"Authorization": f"Bearer {key}"},
@@ -109,8 +109,8 @@ providers:
                   "messages": [{"role": "user", "content": "hi"}]},
         )
         assert r.status_code == 200, r.text
-        expected = Decimal("333333") * Decimal("0.30") / MILLION + Decimal(
-            "77777") * Decimal("1.20") / MILLION
+        expected = Decimal("54321") * Decimal("0.30") / MILLION + Decimal(
+            "7777") * Decimal("1.20") / MILLION
         assert Decimal(r.headers["openrouter-cost"]) == expected
     finally:
         gw.stop()
