@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard.billing.pricing import Cost
 from switchboard.errors import GatewayError
+from switchboard.routing.auto import AutoChoice
 from switchboard.routing.planner import Attempt
 
 
@@ -76,3 +77,4 @@ class Outcome:
     segments: list[Segment] = field(default_factory=list)
     segment_text: str = ""  # what the current upstream produced (all of it, unless continued)
     prefill_text: str = ""  # the assistant prefix the current upstream was sent
+    auto_choice: AutoChoice | None = None  # openrouter/auto's pick and reason, for the record
