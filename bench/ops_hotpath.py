@@ -6,7 +6,7 @@ an idle pause between (as at c=1), and prints the median microseconds per reques
 The end-to-end figure is bench/ops_overhead.py; this one has none of its network noise,
 so it resolves differences of a few microseconds.
 
-    .venv/bin/python bench/ops_hotpath.py [--requests 20000]
+    .venv/bin/python bench/ops_hotpath.py [--requests 5000] [--gap-ms 0.5]
 """
 
 from __future__ import annotations
