@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.billing.bounds import MAX_REQUEST_PICO, bounded_generation
 from switchboard.errors import GatewayError
 from switchboard.store.repo import KeyRecord, generation_row, period_start
 
@@ -105,6 +106,12 @@ class Ledger:
         Holds asked for in the same event-loop turn share one transaction (group
         commit): each is still its own conditional update, so none can overspend.
         """
+        if not 0 <= amount_pico <= MAX_REQUEST_PICO:
+            # no account can cover it, and the sum would not fit a 64-bit column
+            raise GatewayError(
+                402, "This request's worst-case cost is beyond the per-request maximum "
+                "($10,000): lower max_tokens", "payment_required",
+                {"required": amount_pico / 1e12})
         loop = asyncio.get_running_loop()
         if self.db.kind == "sqlite" and self.concurrency() <= 1 and not self._hold_queue:
             # alone on the loop: nothing to batch with, so skip the extra loop turn
@@ -217,25 +224,40 @@ class Ledger:
                 await asyncio.sleep(0.5)
 
     async def flush(self) -> None:
+        """Commit everything queued. A record the database refuses is isolated: the others
+        of its batch are written, and it is settled without its stats or, failing that,
+        dropped (logged) so that it can never stop the ledger; its hold then expires."""
         async with self._flush_lock:
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 try:
                     await self._commit(batch)
                 except Exception:
-                    if len(batch) == 1 and batch[0].generation is None:
-                        raise  # the balance update itself failed: keep it queued, retry later
-                    # one bad record must not hold the others' money hostage: commit them
-                    # one by one, and settle a record that still fails without its stats
+                    if not await self._reachable():
+                        raise  # the database is away: keep the queue, the writer retries
                     log.exception("batch settlement failed; settling one by one")
                     for s in batch:
-                        try:
-                            await self._commit([s])
-                        except Exception:
-                            log.exception("generation %s not recorded; settling money only",
-                                          s.gen_id)
-                            await self._commit([Settlement(s.gen_id, s.key, s.cost_pico, None)])
+                        await self._commit_alone(s)
                 del self._pending[: len(batch)]
+
+    async def _commit_alone(self, s: Settlement) -> None:
+        try:
+            await self._commit([s])
+            return
+        except Exception:
+            log.exception("generation %s not recorded; settling money only", s.gen_id)
+        try:
+            await self._commit([Settlement(s.gen_id, s.key, s.cost_pico, None)])
+        except Exception:
+            log.exception("settlement %s refused by the database; dropped, its hold will "
+                          "expire", s.gen_id)
+
+    async def _reachable(self) -> bool:
+        try:
+            await self.db.fetchone("SELECT 1 AS ok")
+        except Exception:
+            return False
+        return True
 
     async def _commit(self, batch: list[Settlement]) -> None:
         """One transaction per batch; balance updates summed per account and per key."""
@@ -249,14 +271,18 @@ class Ledger:
                 if row is None:
                     continue  # already settled or released: charge exactly once
                 held = int(row["amount"])
+                cost = _bounded_cost(s, held)
                 acc = accounts.setdefault(s.key.account_id, [0, 0])
                 acc[0] += held
-                acc[1] += s.cost_pico
+                acc[1] += cost
                 _, k = keys.setdefault(s.key.hash, (s.key, [0, 0]))
                 k[0] += held
-                k[1] += s.cost_pico
+                k[1] += cost
                 if s.generation is not None:
-                    gen = generation_row(**s.generation)
+                    fields = dict(s.generation)
+                    if "cost" in fields:
+                        fields["cost"] = cost
+                    gen = generation_row(**bounded_generation(s.gen_id, fields))
                     generations.append(tuple(gen.get(c) for c in _GEN_COLUMNS))
             # the same lock order as holds: all accounts sorted, then all keys sorted
             for account_id, (held, cost) in sorted(accounts.items()):
@@ -296,3 +322,18 @@ class Ledger:
                     held["amount"],
                 )
         return len(rows)
+
+
+def _bounded_cost(s: Settlement, held: int) -> int:
+    """The charge, kept within [0, the per-request maximum]: a cost beyond it is an upstream's
+    absurd report (an anomaly, logged), charged as the worst case the request was admitted for."""
+    try:
+        cost = int(s.cost_pico)
+    except (TypeError, ValueError, OverflowError):
+        cost = -1
+    if 0 <= cost <= MAX_REQUEST_PICO:
+        return cost
+    charged = min(max(held, 0), MAX_REQUEST_PICO) if cost > 0 else 0
+    log.warning("settlement %s: cost %r pico-USD is out of range, charged %d (anomaly)",
+                s.gen_id, s.cost_pico, charged)
+    return charged

@@ -7,6 +7,7 @@ mode, far less than a thread hop would cost.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -35,7 +36,7 @@ class SQLiteDatabase:
 
     def __init__(self, path: str) -> None:
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -85,6 +86,18 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         self._conn.close()
+
+
+def _private_file(path: Path) -> None:
+    """The database holds keys' hashes, balances and prompts: its directory is created 0700
+    and the file 0600 (SQLite gives its -wal and -shm files the main file's mode)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists() and p.stat().st_mode & 0o077:
+            os.chmod(p, 0o600)
 
 
 class _PgConn:

@@ -97,11 +97,15 @@ class Repo:
     async def list_accounts(self) -> list[dict[str, Any]]:
         return await self.db.fetchall("SELECT * FROM accounts ORDER BY created_at, id")
 
-    async def grant_credits(self, account_id: str, amount_pico: int) -> dict[str, Any] | None:
+    async def grant_credits(
+        self, account_id: str, amount_pico: int, max_total_pico: int = 2**62
+    ) -> dict[str, Any] | None:
+        """Add credits; None when the account is missing or would pass `max_total_pico`."""
         async with self.db.transaction() as tx:
             n = await tx.execute(
                 "UPDATE accounts SET credits = credits + $2, "
-                "charged_total = charged_total + $2 WHERE id = $1", account_id, amount_pico)
+                "charged_total = charged_total + $2 WHERE id = $1 AND credits <= $3",
+                account_id, amount_pico, max_total_pico - amount_pico)
             if n != 1:
                 return None
             await tx.execute(
@@ -135,14 +139,16 @@ class Repo:
         row = await self.get_key(key_hash)
         return _key_record(row) if row else None
 
-    async def list_keys(self, account_id: str | None, offset: int = 0) -> list[dict[str, Any]]:
+    async def list_keys(
+        self, account_id: str | None, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
         if account_id is None:
             return await self.db.fetchall(
                 "SELECT * FROM api_keys WHERE kind <> 'root' ORDER BY created_at, hash "
-                "LIMIT 100 OFFSET $1", offset)
+                "LIMIT $2 OFFSET $1", offset, limit)
         return await self.db.fetchall(
             "SELECT * FROM api_keys WHERE account_id = $1 AND kind <> 'root' "
-            "ORDER BY created_at, hash LIMIT 100 OFFSET $2", account_id, offset)
+            "ORDER BY created_at, hash LIMIT $3 OFFSET $2", account_id, offset, limit)
 
     async def update_key(self, key_hash: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         allowed = ("name", "disabled", "limit_pico", "limit_reset")
