@@ -100,7 +100,7 @@ def test_stale_holds_are_released(backend: Backend) -> None:
         _, row = await repo.create_key("default", "k")
         key = await repo.key_record(row["hash"])
         assert key is not None
-        ledger = Ledger(db, hold_ttl_s=0.0)
+        ledger = Ledger(db, lease_s=0.0)
         await ledger.hold("gen-crashed", key, 5000)
         await asyncio.sleep(0.01)
         assert await ledger.release_stale() == 1

@@ -82,6 +82,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX generations_key_day ON generations(key_hash, day)",
         "CREATE INDEX generations_created ON generations(created_at)",
     ]),
+    (2, [
+        # hold leases: the owning instance renews them; a dead instance's expire
+        "ALTER TABLE holds ADD COLUMN owner TEXT",
+        "ALTER TABLE holds ADD COLUMN lease_until DOUBLE PRECISION",
+        "CREATE INDEX holds_owner ON holds(owner)",
+        # the content purge reads only rows that still hold content, however long the history
+        "CREATE INDEX generations_with_content ON generations(created_at) "
+        "WHERE prompt_content IS NOT NULL OR completion_content IS NOT NULL",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

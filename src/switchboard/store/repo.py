@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -206,12 +207,21 @@ class Repo:
             "GROUP BY day, model, provider, provider_name, endpoint_id "
             "ORDER BY day DESC, model, provider", account_id, since, until)
 
-    async def purge_content(self, older_than_iso: str) -> int:
-        return await self.db.execute(
-            "UPDATE generations SET prompt_content = NULL, completion_content = NULL "
-            "WHERE created_at < $1 AND (prompt_content IS NOT NULL "
-            "OR completion_content IS NOT NULL)", older_than_iso)
-
+    async def purge_content(self, older_than_iso: str, batch: int = 500) -> int:
+        """Forget stored prompts and completions older than the cutoff, a bounded batch per
+        statement (other statements run in between), read from the index of rows that still
+        hold content: the cost follows what is left to purge, not the length of history."""
+        total = 0
+        while True:
+            n = await self.db.execute(
+                "UPDATE generations SET prompt_content = NULL, completion_content = NULL "
+                "WHERE id IN (SELECT id FROM generations WHERE created_at < $1 AND "
+                "(prompt_content IS NOT NULL OR completion_content IS NOT NULL) "
+                "ORDER BY created_at LIMIT $2)", older_than_iso, batch)
+            total += n
+            if n < batch:
+                return total
+            await asyncio.sleep(0)
 
 
 def generation_row(**fields: Any) -> dict[str, Any]:
