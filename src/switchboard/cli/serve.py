@@ -47,6 +47,13 @@ def serve(
         os.environ["SWITCHBOARD_CONFIG"] = config
     try:
         settings = load_settings()
+        if workers > 1 and settings.database_url.startswith("sqlite"):
+            print(f"error: --workers {workers} needs PostgreSQL. With SQLite the workers would "
+                  "queue on one file lock and keep separate rate limits and provider health; "
+                  "set SWITCHBOARD_DATABASE_URL=postgresql://user@host:5432/db (and "
+                  "SWITCHBOARD_REDIS_URL for shared limits), or run one worker.",
+                  file=sys.stderr)
+            raise SystemExit(2)
         boot = asyncio.run(prepare(settings))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
