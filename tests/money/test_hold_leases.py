@@ -21,7 +21,7 @@ from switchboard.billing import leases
 from switchboard.billing import ledger as ledger_mod
 from switchboard.billing.ledger import Ledger, Settlement
 from tests.money.conftest import Backend, Start
-from tests.money.test_ledger import _setup, gen
+from tests.money.test_ledger import _funded_key, gen
 from tests.money.util import PICO, auth, flat_cost, money_config, user
 from tests.support import MockUpstream, Reply, free_port, openai_stream
 
@@ -30,11 +30,7 @@ def test_a_renewed_hold_outlives_its_lease_and_a_dead_instances_hold_does_not(
     backend: Backend,
 ) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k")
-        key = await repo.key_record(row["hash"])
-        assert key is not None
+        db, repo, key = await _funded_key(backend.url)
         alive = Ledger(db, lease_s=0.4, renew_every_s=0.1)
         dead = Ledger(db, lease_s=0.4, renew_every_s=0.1)  # never started: never renews
         await alive.start()
@@ -56,11 +52,7 @@ def test_a_renewed_hold_outlives_its_lease_and_a_dead_instances_hold_does_not(
 
 def test_a_settlement_after_its_hold_was_swept_is_still_charged(backend: Backend) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k")
-        key = await repo.key_record(row["hash"])
-        assert key is not None
+        db, repo, key = await _funded_key(backend.url)
         ledger = Ledger(db, lease_s=0.0)
         await ledger.hold("gen-slow", key, 5000)
         await asyncio.sleep(0.01)

@@ -13,7 +13,7 @@ from switchboard.billing.bounds import MAX_COUNT, MAX_REQUEST_PICO
 from switchboard.billing.ledger import Ledger, Settlement
 from switchboard.errors import GatewayError
 from tests.money.conftest import Backend, Start
-from tests.money.test_ledger import _setup, gen
+from tests.money.test_ledger import _funded_key, gen
 from tests.money.util import PICO, auth, flat_cost, money_config, user
 from tests.support import MockUpstream, Reply, openai_completion
 
@@ -22,11 +22,7 @@ def test_a_batch_with_an_absurd_settlement_is_written_and_the_absurd_one_clamped
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k")
-        key = await repo.key_record(row["hash"])
-        assert key is not None
+        db, repo, key = await _funded_key(backend.url)
         ledger = Ledger(db)
         for gid in ("gen-a", "gen-bad", "gen-b"):
             await ledger.hold(gid, key, 1000)
@@ -56,11 +52,7 @@ def test_a_batch_with_an_absurd_settlement_is_written_and_the_absurd_one_clamped
 
 def test_a_hold_beyond_64_bits_is_a_402_not_an_overflow(backend: Backend) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k")
-        key = await repo.key_record(row["hash"])
-        assert key is not None
+        db, _repo, key = await _funded_key(backend.url)
         ledger = Ledger(db)
         for amount in (2**63 + 5, 10**30, MAX_REQUEST_PICO + 1):
             with pytest.raises(GatewayError) as info:
