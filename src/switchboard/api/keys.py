@@ -10,6 +10,7 @@ from switchboard.billing.bounds import MAX_KEY_LIMIT_USD
 from switchboard.billing.pricing import to_pico, usd_float
 from switchboard.errors import GatewayError, bad_request
 from switchboard.limits.limiter import FREE_RPD, FREE_RPD_PAID, FREE_RPM, PAID_THRESHOLD_PICO
+from switchboard.store import root_keys
 from switchboard.store.repo import DEFAULT_ACCOUNT, RESETS, KeyRecord, period_start
 from switchboard.web import Request, Response, json_response
 
@@ -41,6 +42,11 @@ def parse_reset(raw: Any) -> str | None:
         raise bad_request("limit_reset must be one of daily, weekly, monthly or null",
                           "limit_reset")
     return str(raw)
+
+
+def _last_root() -> GatewayError:
+    return GatewayError(409, "this is the last working root key: create or enable another "
+                        "first (switchboard admin rotate replaces it)", "conflict")
 
 
 class KeysHandler:
@@ -75,9 +81,8 @@ class KeysHandler:
 
     async def _owned(self, caller: KeyRecord, key_hash: str) -> dict[str, Any]:
         row = await self.svc.repo.get_key(key_hash)
-        if row is None or row["kind"] == "root" or (
-            caller.kind != "root" and row["account_id"] != caller.account_id
-        ):
+        if row is None or (caller.kind != "root" and (
+            row["kind"] == "root" or row["account_id"] != caller.account_id)):
             raise GatewayError(404, f"no key with hash '{key_hash}'", "not_found")
         return row
 
@@ -86,7 +91,8 @@ class KeysHandler:
         offset = query_int(req, "offset", 0, 0, MAX_OFFSET)
         limit = query_int(req, "limit", 100, 1, 100)
         account = req.query.get("account_id") if caller.kind == "root" else caller.account_id
-        rows = await self.svc.repo.list_keys(account, offset, limit)
+        rows = await self.svc.repo.list_keys(account, offset, limit,
+                                             include_root=caller.kind == "root")
         if req.query.get("include_disabled") == "false":
             rows = [r for r in rows if not r["disabled"]]
         return json_response(200, {"data": [await self.key_view(r) for r in rows]})
@@ -147,6 +153,9 @@ class KeysHandler:
             fields["limit_pico"] = parse_limit(body["limit"])
         if "limit_reset" in body:
             fields["limit_reset"] = parse_reset(body["limit_reset"])
+        retiring = row["kind"] == "root" and fields.get("disabled") is True
+        if retiring and not await root_keys.retire(svc.repo.db, row["hash"], delete=False):
+            raise _last_root()
         updated = await svc.repo.update_key(row["hash"], fields)
         svc.auth.invalidate(row["hash"])
         await svc.publish_key_change(row["hash"])
@@ -158,7 +167,12 @@ class KeysHandler:
         svc = self.svc
         caller = await svc.auth.manager_key(req)
         row = await self._owned(caller, req.path_params["hash"])
-        deleted = await svc.repo.delete_key(row["hash"])
+        if row["kind"] == "root":
+            if not await root_keys.retire(svc.repo.db, row["hash"], delete=True):
+                raise _last_root()
+            deleted = True
+        else:
+            deleted = await svc.repo.delete_key(row["hash"])
         svc.auth.invalidate(row["hash"])
         await svc.publish_key_change(row["hash"])
         if not deleted:  # a concurrent DELETE won

@@ -53,6 +53,7 @@ class KeyRecord:
     limit_pico: int | None
     limit_reset: str | None
     disabled: bool
+    lease_until: float | None = None  # a root key from SWITCHBOARD_ADMIN_KEY: its lease
 
     @property
     def can_infer(self) -> bool:
@@ -65,7 +66,8 @@ class KeyRecord:
 
 def _key_record(row: dict[str, Any]) -> KeyRecord:
     return KeyRecord(row["hash"], row["account_id"], row["kind"], row["name"], row["label"],
-                     row["limit_pico"], row["limit_reset"], bool(row["disabled"]))
+                     row["limit_pico"], row["limit_reset"], bool(row["disabled"]),
+                     row.get("lease_until"))
 
 
 class Repo:
@@ -141,14 +143,16 @@ class Repo:
         return _key_record(row) if row else None
 
     async def list_keys(
-        self, account_id: str | None, offset: int = 0, limit: int = 100
+        self, account_id: str | None, offset: int = 0, limit: int = 100,
+        include_root: bool = False,
     ) -> list[dict[str, Any]]:
+        kinds = "" if include_root else " AND kind <> 'root'"
         if account_id is None:
             return await self.db.fetchall(
-                "SELECT * FROM api_keys WHERE kind <> 'root' ORDER BY created_at, hash "
+                f"SELECT * FROM api_keys WHERE TRUE{kinds} ORDER BY created_at, hash "
                 "LIMIT $2 OFFSET $1", offset, limit)
         return await self.db.fetchall(
-            "SELECT * FROM api_keys WHERE account_id = $1 AND kind <> 'root' "
+            f"SELECT * FROM api_keys WHERE account_id = $1{kinds} "
             "ORDER BY created_at, hash LIMIT $3 OFFSET $2", account_id, offset, limit)
 
     async def update_key(self, key_hash: str, fields: dict[str, Any]) -> dict[str, Any] | None:
