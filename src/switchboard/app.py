@@ -159,7 +159,7 @@ class SwitchboardApp:
             health = HealthTracker()
             windows = MemoryWindows()
         await self.upstream.start()
-        ledger = Ledger(database, concurrency=lambda: self._inflight)
+        ledger = Ledger(database)
         await ledger.start()
         svc = Services(
             settings=s, repo=repo, ledger=ledger,

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,10 +85,8 @@ class Ledger:
         max_batch: int = 500,
         lease_s: float = leases.LEASE_S,
         renew_every_s: float = leases.RENEW_EVERY_S,
-        concurrency: Callable[[], int] = lambda: 2,
     ) -> None:
         self.db = db
-        self.concurrency = concurrency  # requests in flight on this process
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
         self.lease_s = lease_s
