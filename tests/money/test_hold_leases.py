@@ -22,7 +22,7 @@ from switchboard.billing import ledger as ledger_mod
 from switchboard.billing.ledger import Ledger, Settlement
 from tests.money.conftest import Backend, Start
 from tests.money.test_ledger import _funded_key, gen
-from tests.money.util import PICO, auth, flat_cost, money_config, user
+from tests.money.util import PICO, auth, flat_cost, flat_default, money_config, user
 from tests.support import MockUpstream, Reply, free_port, openai_stream
 
 
@@ -125,7 +125,8 @@ def test_a_stream_longer_than_an_hour_is_charged(
 
 # -- kill -9 -----------------------------------------------------------------------------
 
-def _serve(tmp: Path, config: str, db_url: str, admin: str) -> tuple[subprocess.Popen[str], str]:
+def _serve(tmp: Path, config: str, db_url: str, admin: str, workers: str = "1",
+           ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     cfg = tmp / "switchboard.yaml"
     cfg.write_text(config)
@@ -134,7 +135,8 @@ def _serve(tmp: Path, config: str, db_url: str, admin: str) -> tuple[subprocess.
                SWITCHBOARD_CONFIG=str(cfg))
     env.pop("SWITCHBOARD_REDIS_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "switchboard.cli.main", "serve", "--port", str(port)],
+        [sys.executable, "-m", "switchboard.cli.main", "serve", "--port", str(port),
+         "--workers", workers],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}/api/v1"
     deadline = time.time() + 30
@@ -208,13 +210,60 @@ def test_kill_9_under_load_frees_its_holds_within_a_minute(
         proc.wait(20)
 
 
-def test_workers_on_sqlite_are_refused_pointing_to_postgresql(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
-    env["SWITCHBOARD_DATA_DIR"] = str(tmp_path / "data")
-    out = subprocess.run(
-        [sys.executable, "-m", "switchboard.cli.main", "serve", "--workers", "2",
-         "--port", str(free_port())],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
-    assert out.returncode == 2, out
-    assert "--workers 2 needs PostgreSQL" in out.stderr
-    assert "SWITCHBOARD_DATABASE_URL=postgresql://" in out.stderr
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_two_workers_on_sqlite_keep_money_exact_and_the_loop_free(
+    upstream: MockUpstream, backend: Backend, tmp_path: Path
+) -> None:
+    """`serve --workers 2` on one SQLite file: the workers' holds queue on the file lock on
+    their SQLite threads, so neither spends what the other reserved and neither loop waits."""
+    admin = "sk-sb-test-admin-" + os.urandom(6).hex()
+    proc, base = _serve(tmp_path, money_config(upstream.url), backend.url, admin, "2")
+    root = {"Authorization": f"Bearer {admin}"}
+    fits, n = 12, 48
+    try:
+        upstream.default = flat_default(delay_s=0.3)
+        r = httpx.post(f"{base}/credits/charge", headers=root,
+                       json={"amount": str(fits * flat_cost())})
+        assert r.status_code == 200, r.text
+        key = httpx.post(f"{base}/keys", headers=root, json={"name": "two"}).json()["key"]
+        health = f"{base.removesuffix('/api/v1')}/health"
+
+        for _ in range(8):  # both workers warmed up (first requests import lazily)
+            httpx.get(f"{base}/models")
+        done = threading.Event()
+        worst = 0.0
+
+        def probe() -> None:  # its own thread and connections: the client's loop is busy
+            nonlocal worst
+            while not done.is_set():
+                t = time.perf_counter()
+                assert httpx.get(health, timeout=30).status_code == 200
+                worst = max(worst, time.perf_counter() - t)
+                time.sleep(0.02)
+
+        async def main() -> list[int]:
+            limits = httpx.Limits(max_connections=n + 10)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as c:
+                rs = await asyncio.gather(*(c.post(
+                    f"{base}/chat/completions", headers=auth(key),
+                    json={"model": "test/flat", "messages": user(f"q{i}"), "max_tokens": 100})
+                    for i in range(n)))
+            return [r.status_code for r in rs]
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        try:
+            codes = asyncio.run(main())
+        finally:
+            done.set()
+            prober.join(30)
+        print(f"two SQLite workers: {codes.count(200)} served, worst /health {worst * 1e3:.0f} ms")
+        assert codes.count(200) == fits and codes.count(402) == n - fits, codes
+        assert worst < 3.0  # a lock wait on the loop would stall it up to busy_timeout (10 s)
+        time.sleep(0.5)  # each worker's writer settles its own queue
+        acc = backend.one("SELECT usage, reserved FROM accounts WHERE id = 'default'")
+        assert acc == {"usage": fits * int(flat_cost() / PICO), "reserved": 0}
+        assert len(backend.sql("SELECT id FROM generations")) == fits
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.billing import leases
@@ -59,6 +59,7 @@ _GEN_COLUMNS = (
     "completion_content",
     "day",
     "created_at",
+    "request_id",
 )
 _INSERT_GEN = (
     f"INSERT INTO generations ({', '.join(_GEN_COLUMNS)}) VALUES "
@@ -72,12 +73,15 @@ class Settlement:
     key: KeyRecord
     cost_pico: int
     generation: dict[str, Any] | None  # None: nothing was served, release only
+    queued_at: float = field(default_factory=time.monotonic)  # for the settlement-lag metric
 
 
 _PendingHold = tuple[str, KeyRecord, int, "asyncio.Future[GatewayError | None]"]
 
 
 class Ledger:
+    observer: Any = None  # settlement lag, queue depth, writer failures (the app sets it)
+
     def __init__(
         self,
         db: Any,
@@ -188,6 +192,10 @@ class Ledger:
             gen_id, key.account_id, key.hash, amount_pico, now, self.owner, now + self.lease_s)
         return None
 
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
     def settle(self, settlement: Settlement) -> None:
         """Queue a settlement; the response never waits for it."""
         self._pending.append(settlement)
@@ -219,8 +227,12 @@ class Ledger:
                     last_lease = time.monotonic()
                     await leases.renew(self.db, self.owner, self.lease_s)
                     await self.release_stale()
-            except Exception:
-                log.exception("ledger flush failed; will retry")
+            except Exception as exc:
+                if self.observer is not None:
+                    self.observer.background_failure("ledger flush", exc, "database",
+                                                     "will retry")
+                else:
+                    log.exception("ledger flush failed; will retry")
                 await asyncio.sleep(0.5)
 
     async def flush(self) -> None:
@@ -239,6 +251,9 @@ class Ledger:
                     for s in batch:
                         await self._commit_alone(s)
                 del self._pending[: len(batch)]
+                if self.observer is not None:
+                    self.observer.settlements_committed([s.queued_at for s in batch],
+                                                        len(self._pending))
 
     async def _commit_alone(self, s: Settlement) -> None:
         try:

@@ -83,6 +83,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX generations_created ON generations(created_at)",
     ]),
     (2, [
+        # the X-Request-Id the request came with (or was given), to join logs and records
+        "ALTER TABLE generations ADD COLUMN request_id TEXT",
+    ]),
+    (3, [
         # hold leases: the owning instance renews them; a dead instance's expire
         "ALTER TABLE holds ADD COLUMN owner TEXT",
         "ALTER TABLE holds ADD COLUMN lease_until DOUBLE PRECISION",
