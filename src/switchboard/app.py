@@ -148,7 +148,7 @@ class Router:
 class SwitchboardApp:
     def __init__(self, settings: Settings, upstream: UpstreamClient | None = None) -> None:
         self.settings = settings
-        self.upstream = upstream or UpstreamClient()
+        self.upstream = upstream or UpstreamClient.from_settings(settings)
         self.svc: Services | None = None
         self.router = Router()
         self._tasks: list[asyncio.Task[Any]] = []

@@ -7,7 +7,15 @@ from importlib import resources
 
 import yaml
 
-from switchboard.catalog.types import Catalog, Endpoint, Model, Pricing, ProviderInfo, Timeouts
+from switchboard.catalog.types import (
+    Catalog,
+    Endpoint,
+    Model,
+    Pricing,
+    ProviderInfo,
+    ProviderTLS,
+    Timeouts,
+)
 from switchboard.config import ConfigError, FileConf, ModelConf, ProviderConf, _line_of, parse_text
 
 
@@ -58,6 +66,7 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
         privacy_policy_url=conf.privacy_policy_url,
         terms_of_service_url=conf.terms_of_service_url,
         status_page_url=conf.status_page_url,
+        tls=ProviderTLS(**conf.tls.model_dump()) if conf.tls else None,
         options=_options(conf),
     )
 

@@ -38,6 +38,16 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderTLS:
+    """A provider's own TLS settings: a private CA, a client certificate, or no checks."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderInfo:
     name: str  # slug used in provider.order / ignore / only
     display_name: str
@@ -56,6 +66,7 @@ class ProviderInfo:
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
     status_page_url: str | None = None
+    tls: ProviderTLS | None = None
     # dialect-specific settings (azure: api_version; vertex: project, location, credentials_file)
     options: dict[str, Any] = field(default_factory=dict)
 
