@@ -16,7 +16,8 @@ from typing import Any
 
 from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key, new_key
 
-ENV_ROOT_NAME = "root (SWITCHBOARD_ADMIN_KEY)"
+ENV_ROOT_NAME = "root (env)"
+_OLD_ENV_ROOT_NAME = "root (SWITCHBOARD_ADMIN_KEY)"  # before leases
 ENV_LEASE_S = 30.0  # renewed by housekeeping every 5 s
 FORGET_AFTER_S = 24 * 3600.0
 _ROOT_LOCK = 716202  # PostgreSQL advisory lock: root-key changes one at a time
@@ -33,8 +34,9 @@ async def adopt_env_key(repo: Repo, admin_key: str) -> None:
     now = time.time()
     h = hash_key(admin_key)
     await repo.db.execute(
-        "UPDATE api_keys SET lease_until = $1 WHERE kind = 'root' AND name = $2 "
-        "AND lease_until IS NULL AND hash <> $3", now + ENV_LEASE_S, ENV_ROOT_NAME, h)
+        "UPDATE api_keys SET lease_until = $1 WHERE kind = 'root' AND name IN ($2, $4) "
+        "AND lease_until IS NULL AND hash <> $3", now + ENV_LEASE_S, ENV_ROOT_NAME, h,
+        _OLD_ENV_ROOT_NAME)
     if await repo.get_key(h) is None:
         try:
             await repo.create_key(DEFAULT_ACCOUNT, ENV_ROOT_NAME, "root", key=admin_key)
