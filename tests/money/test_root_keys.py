@@ -4,6 +4,7 @@ the gateway restarts with a new one."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -11,7 +12,9 @@ import subprocess
 import sys
 import time
 
+from switchboard.store import root_keys
 from tests.money.conftest import Backend, Start
+from tests.money.test_ledger import _setup
 from tests.money.util import auth, money_config
 from tests.support import GatewayServer, MockUpstream
 
@@ -123,3 +126,20 @@ def test_rotate_with_an_unusable_database_is_a_clean_error() -> None:
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr and "database" in out.stderr
+
+
+def test_an_env_root_key_from_before_leases_gets_one_and_expires(backend: Backend) -> None:
+    async def main() -> None:
+        db, repo = await _setup(backend.url)
+        old = "sk-sb-old-env-admin"
+        await repo.create_key("default", "root (SWITCHBOARD_ADMIN_KEY)", "root", key=old)
+        await root_keys.adopt_env_key(repo, "sk-sb-new-env-admin")
+        rows = {r["hash"]: r["lease_until"] for r in await db.fetchall(
+            "SELECT hash, lease_until FROM api_keys WHERE kind = 'root'")}
+        assert rows[_hash(old)] is not None and rows[_hash("sk-sb-new-env-admin")] is not None
+        await db.execute("UPDATE api_keys SET lease_until = 1 WHERE hash = $1", _hash(old))
+        record = await repo.key_record(_hash(old))
+        assert record is not None and root_keys.lease_ended(record.lease_until)
+        await db.close()
+
+    asyncio.run(main())
