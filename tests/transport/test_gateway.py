@@ -55,7 +55,9 @@ models:
 
 def chat(gw: GatewayServer, key: str) -> httpx.Response:
     return gw.http.post("/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                        json={"model": "test/tls", "messages": [{"role": "user", "content": "hi"}]})
+                        json={"model": "test/tls", "messages": [{"role": "user", "content": "hi"}],
+                              # pinned: load balancing would put `public` first one time in five
+                              "provider": {"order": ["private", "public"]}})
 
 
 def run(cfg: str, tmp_path: Path) -> tuple[GatewayServer, str]:
