@@ -111,6 +111,11 @@ async def bootstrap_keys(repo: Repo, admin_key: str | None) -> list[str]:
         if not messages:
             messages.append("First start: the key below is shown once and stored only as a hash.")
         messages.append(f"  first API key  : {first}")
+        # the lines a newcomer pastes into the terminal the README's commands run in
+        messages.append("Paste into the terminal you send requests from:")
+        if not admin_key:
+            messages.append(f"export SWITCHBOARD_ADMIN_KEY={root}")
+        messages.append(f"export SWITCHBOARD_API_KEY={first}")
     return messages
 
 
@@ -280,6 +285,17 @@ class SwitchboardApp:
         r.add("GET", f"{v1}/activity", money.activity)
         r.add("GET", f"{v1}/generation", money.generation)
 
+    def _api_hint(self, method: str, path: str) -> str:
+        """For OpenAI's base path (/v1/...) and other near misses: where the API lives."""
+        if path.startswith("/api/v1/"):
+            return ""
+        tail = path.removeprefix("/v1") if path.startswith("/v1/") else path
+        for candidate in ("/api/v1" + tail, "/api/v1" + path.removeprefix("/api")):
+            if self.router.match(method, candidate)[0] is not None:
+                return (f"; the API lives under /api/v1, as on OpenRouter: use {candidate} "
+                        "(base URL http://<host>:<port>/api/v1)")
+        return ""
+
     # -- ASGI ------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -353,7 +369,8 @@ class SwitchboardApp:
             if handler is None:
                 self.observer.routed(ctx, req.method, "unmatched", req.headers)
                 status, msg = (405, f"method {req.method} not allowed on {path}") if known else (
-                    404, f"no such endpoint: {req.method} {path}")
+                    404, f"no such endpoint: {req.method} {path}"
+                    + self._api_hint(req.method, path))
                 raise GatewayError(status, msg, "not_found" if status == 404 else "bad_request")
             self.observer.routed(ctx, req.method, self.router.pattern(req.method, path, params),
                                  req.headers)

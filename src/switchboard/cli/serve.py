@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging.config
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from switchboard.app import SwitchboardApp, bootstrap_keys, create_app
+from switchboard.cli.listen import check_free, listen
 from switchboard.config import ConfigError
 from switchboard.observability.logs import dict_config
 from switchboard.settings import Settings, load_settings
@@ -66,11 +69,21 @@ def serve(
     except migrations.SchemaTooNew as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if not boot and not settings.admin_key:
+        boot = ["Keys were printed on the first start only. Lost the root key? Restart with "
+                "SWITCHBOARD_ADMIN_KEY=<a secret of your choice> to add one (README: "
+                "'Lost the keys?')."]
+    # "listening" only once the port is ours: a taken port is one clear line instead
+    sock = listen(host, port) if server != "granian" and workers == 1 else None
+    if sock is None:
+        check_free(host, port)
     for line in boot + _banner(settings, host, port):
         print(line, flush=True)
 
     if server == "granian":
         _run_granian(host, port, workers, log_config)
+    elif sock is not None:
+        _serve_on(sock, log_config)
     else:
         _run_uvicorn(host, port, workers, log_config)
 
@@ -104,12 +117,26 @@ def _run_granian(host: str, port: int, workers: int, log_config: dict[str, Any])
     ).serve()
 
 
+def _uvicorn_options(log_config: dict[str, Any]) -> dict[str, Any]:
+    return dict(factory=True, loop="uvloop", http="httptools", lifespan="on", access_log=False,
+                log_config=log_config, timeout_graceful_shutdown=15, server_header=False,
+                date_header=False, proxy_headers=False)
+
+
 def _run_uvicorn(host: str, port: int, workers: int, log_config: dict[str, Any]) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "switchboard.cli.serve:app_factory", factory=True, host=host, port=port,
-        workers=workers if workers > 1 else None, loop="uvloop", http="httptools",
-        lifespan="on", access_log=False, log_config=log_config, timeout_graceful_shutdown=15,
-        server_header=False, date_header=False, proxy_headers=False,
-    )
+    uvicorn.run("switchboard.cli.serve:app_factory", host=host, port=port,
+                workers=workers if workers > 1 else None, **_uvicorn_options(log_config))
+
+
+def _serve_on(sock: socket.socket, log_config: dict[str, Any]) -> None:
+    """One worker on the socket `listen` already holds."""
+    import uvicorn
+
+    config = uvicorn.Config("switchboard.cli.serve:app_factory", **_uvicorn_options(log_config))
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)  # start-up failed; uvicorn logged why
