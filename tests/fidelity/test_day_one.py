@@ -95,7 +95,9 @@ def test_first_start_prints_export_lines_and_a_restart_says_how_to_recover(
         proc.wait(30)
     exports = dict(line.removeprefix("export ").split("=", 1)
                    for line in out.splitlines() if line.startswith("export "))
-    assert set(exports) == {"SWITCHBOARD_ADMIN_KEY", "SWITCHBOARD_API_KEY"}
+    assert set(exports) == {"SWITCHBOARD_ADMIN_KEY", "SWITCHBOARD_API_KEY",
+                            "SWITCHBOARD_BASE_URL"}
+    assert exports["SWITCHBOARD_BASE_URL"] == f"http://127.0.0.1:{port}/api/v1"
     assert exports["SWITCHBOARD_API_KEY"] in out.split("first API key")[1]
 
     port = free_port()

@@ -71,7 +71,8 @@ def test_readme_first_request_works_on_a_fresh_clone(tmp_path: Path) -> None:
                 output.append(lines.get(timeout=1))
         exports = [line.strip() for line in output if line.strip().startswith("export ")]
         assert {e.split("=")[0] for e in exports} == {
-            "export SWITCHBOARD_ADMIN_KEY", "export SWITCHBOARD_API_KEY"}, "".join(output)
+            "export SWITCHBOARD_ADMIN_KEY", "export SWITCHBOARD_API_KEY",
+            "export SWITCHBOARD_BASE_URL"}, "".join(output)
         block = first_request_block((clone / "README.md").read_text("utf-8"))
         script = "\n".join(exports) + "\n" + block.replace("8080", str(port))
         done = subprocess.run(["bash", "-e", "-c", script], cwd=clone, env=env,

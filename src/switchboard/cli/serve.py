@@ -77,6 +77,9 @@ def serve(
     sock = listen(host, port) if server != "granian" and workers == 1 else None
     if sock is None:
         check_free(host, port)
+    if any(line.startswith("export ") for line in boot):
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        boot.append(f"export SWITCHBOARD_BASE_URL=http://{local}:{port}/api/v1")
     for line in boot + _banner(settings, host, port):
         print(line, flush=True)
 
