@@ -149,9 +149,10 @@ class MoneyHandler:
             "num_media_completion": 0, "num_search_results": None,
             "origin": g["origin"] or "", "http_referer": g["origin"],
             "app_title": g["app_title"], "is_byok": False, "external_user": None,
-            "api_type": "completions", "router": None, "status": g["status"],
+            "api_type": "completions", "router": g.get("router"), "status": g["status"],
             "provider_responses": responses, "service_tier": None, "num_fetches": None,
-            "web_search_engine": None, "preset_id": None, "user_agent": None,
+            "web_search_engine": None, "preset_id": None, "user_agent": g.get("user_agent"),
+            "client": g.get("client"), "router_reason": g.get("router_reason"),
             "data_region": "global", "workspace_id": g["account_id"],
         }
         return json_response(200, {"data": data})

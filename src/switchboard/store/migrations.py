@@ -86,6 +86,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # the X-Request-Id the request came with (or was given), to join logs and records
         "ALTER TABLE generations ADD COLUMN request_id TEXT",
     ]),
+    (3, [
+        # who sent it (User-Agent, OpenRouter-Client) and, for openrouter/auto, the router's
+        # pick and why
+        "ALTER TABLE generations ADD COLUMN user_agent TEXT",
+        "ALTER TABLE generations ADD COLUMN client TEXT",
+        "ALTER TABLE generations ADD COLUMN router TEXT",
+        "ALTER TABLE generations ADD COLUMN router_reason TEXT",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
