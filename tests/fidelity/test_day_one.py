@@ -83,16 +83,21 @@ def _wait_listening(proc: subprocess.Popen[str], port: int) -> str:
     return seen
 
 
-def test_first_start_prints_export_lines_and_a_restart_says_how_to_recover(
-    tmp_path: Path
-) -> None:
+def _start_once(tmp_path: Path) -> tuple[int, str]:
+    """Start `switchboard serve`, read its banner, stop it: (port, what it printed)."""
     port = free_port()
     proc = _serve(tmp_path, port)
     try:
-        out = _wait_listening(proc, port)
+        return port, _wait_listening(proc, port)
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_first_start_prints_export_lines_and_a_restart_says_how_to_recover(
+    tmp_path: Path
+) -> None:
+    port, out = _start_once(tmp_path)
     exports = dict(line.removeprefix("export ").split("=", 1)
                    for line in out.splitlines() if line.startswith("export "))
     assert set(exports) == {"SWITCHBOARD_ADMIN_KEY", "SWITCHBOARD_API_KEY",
@@ -100,13 +105,7 @@ def test_first_start_prints_export_lines_and_a_restart_says_how_to_recover(
     assert exports["SWITCHBOARD_BASE_URL"] == f"http://127.0.0.1:{port}/api/v1"
     assert exports["SWITCHBOARD_API_KEY"] in out.split("first API key")[1]
 
-    port = free_port()
-    proc = _serve(tmp_path, port)
-    try:
-        again = _wait_listening(proc, port)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    _, again = _start_once(tmp_path)
     assert "export " not in again
     assert "SWITCHBOARD_ADMIN_KEY=" in again and "Lost the root key" in again
 
