@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body
@@ -251,16 +252,7 @@ def _finish_reason(native: Any, has_tool_calls: bool) -> str:
 
 class CohereDialect:
     name = "cohere"
-    supported_parameters = frozenset(
-        {
-            *_PARAMETERS,
-            "tools",
-            "tool_choice",
-            "response_format",
-            "structured_outputs",
-            "reasoning",
-        }
-    )
+    supported_parameters = dialect_parameters("cohere")  # the one parameter table
 
     def build_request(
         self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool

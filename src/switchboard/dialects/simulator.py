@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.dialects.base import UpstreamError
 from switchboard.tokens import prompt_tokens, text_tokens
 
@@ -200,22 +201,7 @@ class Simulation:
 
 class SimulatorDialect:
     name = "simulator"
-    supported_parameters = frozenset(
-        {
-            "tools",
-            "tool_choice",
-            "parallel_tool_calls",
-            "response_format",
-            "structured_outputs",
-            "temperature",
-            "top_p",
-            "stop",
-            "max_tokens",
-            "seed",
-            "n",
-            "user",
-        }
-    )
+    supported_parameters = dialect_parameters("simulator")  # the one parameter table
 
     async def complete(self, upstream_model: str, body: dict[str, Any]) -> dict[str, Any]:
         sim = Simulation(upstream_model, body)
