@@ -119,14 +119,26 @@ class Router:
         h = self.exact.get((method, path))
         if h is not None:
             return h, {}, True
+        if method == "HEAD":  # answered as GET; the server leaves out the body
+            h = self.exact.get(("GET", path))
+            if h is not None:
+                return h, {}, True
         known = any(p == path for (_, p) in self.exact)
         for m, rx, handler in self.patterns:
             found = rx.match(path)
             if found:
-                if m == method:
+                if m == method or (method == "HEAD" and m == "GET"):
                     return handler, found.groupdict(), True
                 known = True
         return None, {}, known
+
+    def allowed(self, path: str) -> list[str]:
+        """The methods a path answers, for a 405's `Allow` header."""
+        methods = {m for (m, p) in self.exact if p == path}
+        methods |= {m for m, rx, _ in self.patterns if rx.match(path)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
 
 
 class SwitchboardApp:
@@ -280,9 +292,12 @@ class SwitchboardApp:
                 path = path.rstrip("/")
             handler, params, known = self.router.match(req.method, path)
             if handler is None:
-                status, msg = (405, f"method {req.method} not allowed on {path}") if known else (
-                    404, f"no such endpoint: {req.method} {path}")
-                raise GatewayError(status, msg, "not_found" if status == 404 else "bad_request")
+                if not known:
+                    raise GatewayError(404, f"no such endpoint: {req.method} {path}", "not_found")
+                allow = ", ".join(self.router.allowed(path))
+                raise GatewayError(405, f"method {req.method} not allowed on {path} "
+                                   f"(allowed: {allow})", "method_not_allowed",
+                                   headers={"Allow": allow})
             req.path_params = params
             response = await handler(req)
         except GatewayError as err:
