@@ -18,6 +18,7 @@ from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
 from switchboard.api.keys import KeysHandler
 from switchboard.api.money import MoneyHandler
+from switchboard.api.openapi import OpenAPIHandler
 from switchboard.billing.ledger import Ledger
 from switchboard.dialects.registry import Dialects
 from switchboard.errors import GatewayError
@@ -253,6 +254,7 @@ class SwitchboardApp:
         r.add("POST", f"{v1}/accounts", money.create_account)
         r.add("GET", f"{v1}/activity", money.activity)
         r.add("GET", f"{v1}/generation", money.generation)
+        r.add("GET", f"{v1}/openapi.json", OpenAPIHandler().get)
 
     # -- ASGI ------------------------------------------------------------------------
 

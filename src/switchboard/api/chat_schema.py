@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic.json_schema import SkipJsonSchema
 
 MAX_MESSAGES = 50_000
 MAX_TOOLS = 512
@@ -216,7 +217,8 @@ class ChatBody(_Open):
     transforms: Annotated[list[Annotated[str, Field(max_length=64)]],
                           Field(max_length=16)] | None = None
     plugins: Annotated[list[Plugin], Field(max_length=16)] | None = None
-    simulate: Simulate | None = None
+    # the simulator's test knobs (SPEC §4): checked here, left out of the published schema
+    simulate: SkipJsonSchema[Simulate | None] = None
 
     temperature: Two = None
     top_p: Unit = None
