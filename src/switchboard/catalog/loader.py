@@ -93,6 +93,7 @@ def _model(conf: ModelConf, providers: dict[str, ProviderConf]) -> Model:
         is_moderated=conf.is_moderated,
         hugging_face_id=conf.hugging_face_id,
         default_parameters=dict(conf.default_parameters),
+        categories=tuple(c.lower() for c in conf.categories),
     )
 
 
