@@ -25,7 +25,7 @@ from switchboard.api.openapi import document
 from tests.hostile.conftest import SIMULATOR_ONLY
 from tests.support import GatewayServer
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 schema = schemathesis.openapi.from_dict(document())
 
 
