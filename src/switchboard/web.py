@@ -25,6 +25,7 @@ SSE_HEADERS = [
 
 
 BODY_TIMEOUT_S = 60.0
+_OFF_LOOP_BYTES = 512 * 1024
 
 
 def _header_value(raw: bytes) -> str:
@@ -94,6 +95,8 @@ class Request:
         if not raw.strip():
             raise GatewayError(400, "request body is empty; expected a JSON object", "bad_request")
         try:
+            if len(raw) > _OFF_LOOP_BYTES:  # a large body is parsed without stalling the loop
+                return await asyncio.to_thread(orjson.loads, raw)
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise GatewayError(

@@ -38,7 +38,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("tool_calls function is a string",
      {"messages": [{"role": "assistant", "tool_calls": [{"function": "x"}]}, *USER]},
      "messages[0].tool_calls[0].function"),
-    ("role is a list", {"messages": [{"role": [], "content": "x"}]}, "messages[0]"),
+    ("role is a list", {"messages": [{"role": [], "content": "x"}]}, "messages[0].role"),
     ("plugin id is an object", {"messages": USER, "plugins": [{"id": {}}]}, "plugins[0].id"),
     ("stream_options is not an object", {"messages": USER, "stream": True,
                                          "stream_options": True}, "stream_options"),

@@ -8,7 +8,7 @@ import string
 import time
 from typing import TYPE_CHECKING, Any
 
-from switchboard.api.chat_request import ChatRequest, parse_chat_request
+from switchboard.api.chat_request import ChatRequest, parse_chat_request_async
 from switchboard.billing.pricing import to_pico, usd_str, worst_case_pico
 from switchboard.errors import GatewayError, bad_request
 from switchboard.execution.accounting import Accountant, RequestMeta, dump
@@ -26,7 +26,7 @@ from switchboard.tokens import (
     conservative_prompt_tokens,
     count_images,
 )
-from switchboard.transforms import apply_middle_out
+from switchboard.transforms import middle_out
 from switchboard.web import (
     Request,
     Response,
@@ -81,10 +81,10 @@ class ChatHandler:
         svc = self.svc
         key = await svc.auth.inference_key(req)
         raw = await req.json(svc.settings.max_body_bytes)
-        creq = parse_chat_request(_legacy_to_chat(raw) if legacy else raw)
+        creq = await parse_chat_request_async(_legacy_to_chat(raw) if legacy else raw)
         images = count_images(creq.messages)
         plan = self._plan(creq, key, images)
-        body = self._transform(creq, plan)
+        body = await self._transform(creq, plan)
         web = plan.web_search or creq.web_plugin
         hold = self._hold_amount(creq, plan, body) + (self._search_pico() if web else 0)
         await svc.limiter.check(key, plan)
@@ -162,9 +162,9 @@ class ChatHandler:
         outcome.web_results = results
         return with_results(body, results) if results else body
 
-    def _transform(self, creq: ChatRequest, plan: Plan) -> dict[str, Any]:
+    async def _transform(self, creq: ChatRequest, plan: Plan) -> dict[str, Any]:
         first = plan.attempts[0].endpoint
-        return apply_middle_out(creq.body, creq.messages, creq.transforms, first.context_length,
+        return await middle_out(creq.body, creq.messages, creq.transforms, first.context_length,
                                 creq.max_tokens)
 
     def _hold_amount(self, creq: ChatRequest, plan: Plan, body: dict[str, Any]) -> int:

@@ -10,6 +10,7 @@ upstreams.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from switchboard.api.chat_schema import CHAT_BODY
 from switchboard.api.params import used_parameters
 from switchboard.api.validation import check_depth, to_bad_request
 from switchboard.errors import bad_request
+
+_OFF_LOOP_MESSAGES = 1_000
 
 
 @dataclass(slots=True)
@@ -55,6 +58,15 @@ def _web_max_results(plugins: list[Any]) -> int:
             n = p.get("max_results")
             return 5 if n is None else int(n)
     return 5
+
+
+async def parse_chat_request_async(raw: Any) -> ChatRequest:
+    """`parse_chat_request`, on a worker thread for long conversations, so that checking
+    10,000 messages does not hold up every other request on the event loop."""
+    messages = raw.get("messages") if isinstance(raw, dict) else None
+    if isinstance(messages, list) and len(messages) > _OFF_LOOP_MESSAGES:
+        return await asyncio.to_thread(parse_chat_request, raw)
+    return parse_chat_request(raw)
 
 
 def parse_chat_request(raw: Any) -> ChatRequest:

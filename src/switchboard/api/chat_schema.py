@@ -116,27 +116,10 @@ class FunctionMessage(_Open):
     name: Short | None = None
 
 
-_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-
-
-def _role_tag(v: Any) -> str | None:
-    if not isinstance(v, dict):
-        return None
-    role = v.get("role")
-    if not isinstance(role, str) or role not in _ROLES:
-        return None
-    return "role:" + ("system" if role == "developer" else role)
-
-
+# the role picks the message model in pydantic's core (no Python call per message)
 Message = Annotated[
-    Annotated[SystemMessage, Tag("role:system")]
-    | Annotated[UserMessage, Tag("role:user")]
-    | Annotated[AssistantMessage, Tag("role:assistant")]
-    | Annotated[ToolMessage, Tag("role:tool")]
-    | Annotated[FunctionMessage, Tag("role:function")],
-    Discriminator(_role_tag, custom_error_type="role",
-                  custom_error_message="each message must be an object whose role is one of "
-                  "system, developer, user, assistant, tool"),
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
+    Field(discriminator="role"),
 ]
 
 

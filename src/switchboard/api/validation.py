@@ -52,17 +52,33 @@ def to_bad_request(exc: ValidationError) -> GatewayError:
     best = max(errors, key=lambda e: len(_clean(e["loc"])))
     path = field_path(_clean(best["loc"])) or "body"
     message = best["msg"]
-    if best["type"] == "missing":
+    ctx = best.get("ctx") or {}
+    if best["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        # a discriminated union (a message's role): name the field and what it may be
+        path = f"{path}.{ctx.get('discriminator', '').strip(chr(39))}"
+        tags = ctx.get("expected_tags") or ""
+        message = f"must be one of {tags}" if tags else "is required"
+    elif best["type"] == "missing":
         message = "is required"
     elif best["type"] in ("model_type", "model_attributes_type", "dict_type"):
         message = "must be an object"
     return GatewayError(400, f"{path}: {message}", "bad_request", {"field": path})
 
 
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
 def _clean(loc: Sequence[int | str]) -> list[int | str]:
-    # union members show up as e.g. "str", "list[...]", "constrained-str", a model's class
-    # name or one of our discriminator tags; the client's path has none of them
-    return [p for p in loc if isinstance(p, int) or not (
-        p in ("str", "int", "float", "bool", "dict", "none") or "[" in p
-        or p.startswith(("tool:", "part:", "role:", "constrained-"))
-        or (p[:1].isupper() and p.isalnum()))]
+    """The client's field path: without union members ("str", "list[...]", a model's class
+    name), our discriminator tags, or the role pydantic inserts after `messages[i]`."""
+    out: list[int | str] = []
+    for i, p in enumerate(loc):
+        if isinstance(p, str) and (
+            p in ("str", "int", "float", "bool", "dict", "none") or "[" in p
+            or p.startswith(("tool:", "part:", "constrained-"))
+            or (p[:1].isupper() and p.isalnum())
+            or (p in _ROLES and i >= 2 and loc[i - 2] == "messages")
+        ):
+            continue
+        out.append(p)
+    return out
