@@ -112,4 +112,6 @@ def test_middle_out_of_ten_thousand_messages_does_not_block(gw: GatewayServer, k
         assert r.json()["usage"]["prompt_tokens"] <= 8192
 
     probe = _while_probing(gw, send)
-    assert probe.failures == 0 and probe.worst < 1.0, probe.worst
+    # was 41 s; parsing and middle-out now run on a thread, but routing still counts the
+    # whole prompt on the loop (~0.1-0.2 s here), so allow for a busy machine
+    assert probe.failures == 0 and probe.worst < 1.5, probe.worst
