@@ -21,6 +21,7 @@ from switchboard.execution.shaping import (
 from switchboard.plugins.web_search import citations, query_of, with_results
 from switchboard.routing.planner import Plan, RouteRequest, plan_route
 from switchboard.routing.preferences import parse_preferences
+from switchboard.store.account_settings import request_policy
 from switchboard.store.repo import KeyRecord
 from switchboard.tokens import (
     conservative_prompt_tokens,
@@ -118,7 +119,7 @@ class ChatHandler:
             needs.add("image")
         if creq.body.get("tools"):
             needs.add("tools")
-        policy = svc.account_policy(key.account_id)
+        policy = request_policy(creq.provider, svc.account_policy(key.account_id))
         snapshot = svc.health.snapshot()
         # A model served by one endpoint, with no routing fields, plans the same way every
         # time while that endpoint is healthy: reuse the plan instead of re-running filters.

@@ -15,6 +15,7 @@ from switchboard.billing.ledger import Settlement
 from switchboard.billing.pricing import compute_cost
 from switchboard.execution.outcome import Outcome
 from switchboard.routing.planner import Attempt
+from switchboard.store.repo import now_iso
 from switchboard.tokens import prompt_tokens, text_tokens
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Accountant:
         usage = outcome.usage or {}
         pdet = usage.get("prompt_tokens_details") or {}
         cdet = usage.get("completion_tokens_details") or {}
-        store = svc.settings.file.logging.store_content
+        store = svc.account_settings(meta.key.account_id).store_content
         now = time.monotonic()
         gen = {
             "id": outcome.gen_id, "account_id": meta.key.account_id, "key_hash": meta.key.hash,
@@ -94,6 +95,8 @@ class Accountant:
             "provider_responses": [a.as_dict() for a in outcome.attempts],
             "prompt_content": dump(meta.body.get("messages")) if store and attempt else None,
             "completion_content": outcome.completion_text if store and attempt else None,
+            # when the request ended, not when a settlement batch was written
+            "created_at": now_iso(),
         }
         svc.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
 
