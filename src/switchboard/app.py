@@ -21,6 +21,7 @@ from switchboard.api.generations import GenerationsHandler
 from switchboard.api.keys import KeysHandler
 from switchboard.api.money import MoneyHandler
 from switchboard.billing.ledger import Ledger
+from switchboard.console.serve import ConsoleHandler
 from switchboard.dialects.registry import Dialects
 from switchboard.errors import GatewayError
 from switchboard.execution.executor import Executor
@@ -285,6 +286,10 @@ class SwitchboardApp:
         r.add("GET", f"{v1}/accounts/{{id}}", accounts.get)
         r.add("PATCH", f"{v1}/accounts/{{id}}", accounts.update)
         r.add("GET", f"{v1}/credits/history", accounts.credit_history)
+        console = ConsoleHandler(svc)
+        r.add("GET", "/", console.index)
+        r.add("GET", "/console/model-providers.json", console.model_providers)
+        r.add("GET", "/console/{name}", console.asset)
 
     # -- ASGI ------------------------------------------------------------------------
 
