@@ -76,9 +76,10 @@ def _instant(raw: str, field: str, end: bool) -> str:
 def _page_size(raw: str | None) -> int:
     if raw is None or raw == "":
         return 50
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise bad_request(f"limit must be an integer from 1 to {MAX_PAGE}", "limit")
-    return int(raw)
+    if not raw.isdigit() or int(raw) < 1:
+        raise bad_request(f"limit must be a positive integer (at most {MAX_PAGE} are "
+                          "returned per page)", "limit")
+    return min(int(raw), MAX_PAGE)
 
 
 def _status(raw: str | None) -> str | None:
