@@ -108,6 +108,7 @@ class ModelConf(_Strict):
     hugging_face_id: str | None = None
     is_moderated: bool = False
     default_parameters: dict[str, Any] = {}
+    categories: list[str] = []  # OpenRouter's use-case categories (GET /models?category=)
     endpoints: list[EndpointConf] = Field(min_length=1)
 
     @field_validator("id")
@@ -121,6 +122,19 @@ class ModelConf(_Strict):
 class LoggingConf(_Strict):
     store_content: bool = True
     retain_days: int = Field(30, ge=0)
+    # the process's log lines (`switchboard serve --log-level/--log-format` win over these)
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class MetricsConf(_Strict):
+    enabled: bool = True
+    token: str | None = None  # GET /metrics: open on loopback; elsewhere this bearer token
+
+
+class TracingConf(_Strict):
+    otlp_endpoint: str | None = None  # OTEL_EXPORTER_OTLP_ENDPOINT wins; unset: no tracing
+    service_name: str = "switchboard"
 
 
 class AutoRouterConf(_Strict):
@@ -140,6 +154,8 @@ class FileConf(_Strict):
     builtin_catalog: bool = True
     simulator: bool = True
     logging: LoggingConf = LoggingConf()
+    metrics: MetricsConf = MetricsConf()
+    tracing: TracingConf = TracingConf()
     auto_router: AutoRouterConf = AutoRouterConf()
     web_search: WebSearchConf | None = None
     providers: list[ProviderConf] = []

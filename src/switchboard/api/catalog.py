@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from switchboard.api.model_filters import ModelQuery
 from switchboard.billing.pricing import per_token_str
 from switchboard.catalog.types import Endpoint, Model, Pricing
 from switchboard.errors import GatewayError
 from switchboard.routing.filters import CAPABILITIES
+from switchboard.routing.variants import is_free_model, split_variant
 from switchboard.web import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -78,15 +81,51 @@ class CatalogHandler:
         self.svc = svc
         self._models_body: bytes | None = None
 
-    async def models(self, req: Request) -> Response:
+    def _listing(self, req: Request, models: list[Model],
+                 default_output: str = "text") -> Response:
+        query = ModelQuery.parse(req.query, default_output)
+        page, total = query.select(models)
         markup = self.svc.settings.markup
         base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
-        data = [model_entry(m, markup, base) for m in self.svc.catalog.models.values()]
-        q = (req.query.get("q") or req.query.get("search") or "").lower()
-        if q:
-            data = [d for d in data if q in d["id"].lower() or q in d["name"].lower()]
-        return json_response(200, {"data": data, "total_count": len(data),
-                                   "links": {"next": None}})
+        data = [model_entry(m, markup, base) for m in page]
+        following = None
+        shown = (query.offset or 0) + len(page)
+        if query.limit is not None and shown < total:
+            following = f"{req.path}?offset={shown}&limit={query.limit}"
+        return json_response(200, {"data": data, "total_count": total,
+                                   "links": {"next": following}})
+
+    async def models(self, req: Request) -> Response:
+        return self._listing(req, list(self.svc.catalog.models.values()))
+
+    async def models_count(self, req: Request) -> Response:
+        query = ModelQuery.parse(req.query)
+        count = sum(1 for m in self.svc.catalog.models.values() if query.matches(m))
+        return json_response(200, {"data": {"count": count}})
+
+    async def models_user(self, req: Request) -> Response:
+        """The models the caller's account may use: under data_collection "deny", only
+        those with an endpoint whose provider does not train on prompts (never `:free`)."""
+        key = await self.svc.auth.key(req)
+        deny = self.svc.account_policy(key.account_id) == "deny"
+        providers = self.svc.catalog.providers
+        usable = [m for m in self.svc.catalog.models.values()
+                  if not deny or (not is_free_model(m.id) and any(
+                      not providers[e.provider].trains_on_data for e in m.endpoints))]
+        return self._listing(req, usable)
+
+    async def model(self, req: Request) -> Response:
+        """One model by `author/slug`; a routing variant (`:nitro`) names its base model."""
+        model_id = f"{req.path_params['author']}/{req.path_params['slug']}"
+        m = self.svc.catalog.model(model_id)
+        if m is None:
+            base, variant = model_id, None
+            with contextlib.suppress(GatewayError):  # an unknown suffix: simply not found
+                base, variant = split_variant(model_id)
+            m = self.svc.catalog.model(base) if variant else None
+        if m is None:
+            raise GatewayError(404, f"model '{model_id}' not found", "not_found")
+        return json_response(200, {"data": model_entry(m, self.svc.settings.markup, "/api/v1")})
 
     async def endpoints(self, req: Request) -> Response:
         author, slug = req.path_params["author"], req.path_params["slug"]

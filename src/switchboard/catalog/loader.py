@@ -90,6 +90,7 @@ def _model(conf: ModelConf) -> Model:
         is_moderated=conf.is_moderated,
         hugging_face_id=conf.hugging_face_id,
         default_parameters=dict(conf.default_parameters),
+        categories=tuple(c.lower() for c in conf.categories),
     )
 
 

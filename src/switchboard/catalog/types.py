@@ -96,6 +96,7 @@ class Model:
     is_moderated: bool = False
     hugging_face_id: str | None = None
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()
 
     @property
     def input_modalities(self) -> list[str]:

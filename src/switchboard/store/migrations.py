@@ -83,6 +83,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX generations_created ON generations(created_at)",
     ]),
     (2, [
+        # the X-Request-Id the request came with (or was given), to join logs and records
+        "ALTER TABLE generations ADD COLUMN request_id TEXT",
+    ]),
+    (3, [
         # per-account logging settings; NULL follows the config file's `logging` default
         "ALTER TABLE accounts ADD COLUMN store_content BOOLEAN",
         "ALTER TABLE accounts ADD COLUMN retain_days INTEGER",
