@@ -78,6 +78,11 @@ class Services:
     def account_policy(self, account_id: str) -> str:
         return str(self.accounts.get(account_id, {}).get("data_collection") or "allow")
 
+    def store_content(self, account_id: str) -> bool:
+        """The request path's question, answered from memory in a dict lookup or two."""
+        own = self.accounts.get(account_id, {}).get("store_content")
+        return bool(self.settings.file.logging.store_content) if own is None else bool(own)
+
     def account_settings(self, account_id: str) -> AccountSettings:
         """Settings from the in-memory account rows: no database read on the request path."""
         return effective_settings(self.accounts.get(account_id), self.settings.file.logging)
@@ -236,7 +241,7 @@ class SwitchboardApp:
             catalog=s.catalog, markup=s.markup, ledger=ledger, limiter=svc.limiter,
             health=health, executor=svc.executor,
             accountant=Accountant(ledger, health, s.markup, s.file.web_search,
-                                  lambda account: svc.account_settings(account).store_content,
+                                  svc.store_content,
                                   self.observer),
             account_policy=svc.account_policy, web=svc.web, web_conf=s.file.web_search,
             rng=svc.rng, keepalive_first_s=svc.keepalive_first_s,

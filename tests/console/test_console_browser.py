@@ -139,6 +139,7 @@ def test_console_end_to_end(gateway: GatewayServer, upstream: MockUpstream, page
     page.fill("[data-testid=charge-amount]", "25")
     page.get_by_role("button", name="Add credits").click()
     page.get_by_text("Added $25.00.").wait_for()
+    page.locator("[data-testid=charges] tbody tr").nth(1).wait_for()
     assert page.locator("[data-testid=charges] tbody tr").count() == 2
     snap(page, out, "credits")
 

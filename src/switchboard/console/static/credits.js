@@ -34,10 +34,11 @@ function chargeForm(ctx, refresh) {
       ev.preventDefault();
       try {
         await api("/credits/charge", {method: "POST", body: {amount: Number(amount.value), account_id: ctx.account}});
-        status.replaceChildren(notice(`Added ${usd(amount.value)}.`, "success"));
-        announce(`Added ${usd(amount.value)} of credits.`);
+        const added = usd(amount.value);
         amount.value = "";
         await refresh();
+        status.replaceChildren(notice(`Added ${added}.`, "success"));
+        announce(`Added ${added} of credits.`);
       } catch (err) {
         status.replaceChildren(notice(err.message, "error"));
       }
