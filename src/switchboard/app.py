@@ -245,7 +245,8 @@ class SwitchboardApp:
                                   self.observer),
             account_policy=svc.account_policy, web=svc.web, web_conf=s.file.web_search,
             rng=svc.rng, keepalive_first_s=svc.keepalive_first_s,
-            keepalive_every_s=svc.keepalive_every_s)
+            keepalive_every_s=svc.keepalive_every_s,
+            continue_on_break=s.file.continue_on_break)
         await svc.refresh_accounts()
         self.svc = svc
         self._routes(svc)
