@@ -3,6 +3,7 @@ account settings and per-account content retention. SQL in PostgreSQL's `$n` for
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from typing import Any
@@ -165,9 +166,10 @@ async def update_account_settings(db: Any, account_id: str,
 
 
 async def purge_account_content(db: Any, older_than: str, account_ids: list[str],
-                                exclude: bool) -> int:
+                                exclude: bool, batch: int = 500) -> int:
     """Drop stored prompts and completions older than a cutoff: for the given accounts, or
-    (exclude=True) for every account except them."""
+    (exclude=True) for every account except them. Bounded batches, as Repo.purge_content,
+    so other statements run in between however much is due."""
     w = _Where()
     w.add(f"created_at < {w.arg(older_than)}")
     w.add("(prompt_content IS NOT NULL OR completion_content IS NOT NULL)")
@@ -176,6 +178,13 @@ async def purge_account_content(db: Any, older_than: str, account_ids: list[str]
         w.add(f"account_id {'NOT IN' if exclude else 'IN'} ({marks})")
     elif not exclude:
         return 0
-    return int(await db.execute(
-        f"UPDATE generations SET prompt_content = NULL, completion_content = NULL{w.sql()}",
-        *w.args))
+    sql = ("UPDATE generations SET prompt_content = NULL, completion_content = NULL "
+           f"WHERE id IN (SELECT id FROM generations{w.sql()} ORDER BY created_at "
+           f"LIMIT {w.arg(batch)})")
+    total = 0
+    while True:
+        n = int(await db.execute(sql, *w.args))
+        total += n
+        if n < batch:
+            return total
+        await asyncio.sleep(0)
