@@ -36,6 +36,7 @@ from switchboard.plugins.web_search import citations, query_of, with_results
 from switchboard.routing.auto import SessionModels
 from switchboard.routing.planner import Plan, RouteRequest, plan_route
 from switchboard.routing.preferences import parse_preferences
+from switchboard.store.account_settings import request_policy
 from switchboard.store.repo import KeyRecord
 from switchboard.tokens import count_images
 from switchboard.transforms import middle_out
@@ -189,7 +190,8 @@ class ChatService:
             needs.add("image")
         if creq.body.get("tools"):
             needs.add("tools")
-        policy = self.account_policy(key.account_id)
+        # a request's own provider.data_collection wins over the account's
+        policy = request_policy(creq.provider, self.account_policy(key.account_id))
         snapshot = self.health.snapshot()
         # A model served by one endpoint, with no routing fields, plans the same way every
         # time while that endpoint is healthy: reuse the plan instead of re-running filters.
