@@ -21,6 +21,7 @@ from switchboard.execution.holds import Bounds, clamp_usage
 from switchboard.execution.outcome import Outcome, Segment
 from switchboard.observability.context import current_request_id
 from switchboard.routing.planner import Attempt
+from switchboard.store.repo import now_iso
 from switchboard.tokens import prompt_tokens, text_tokens
 
 if TYPE_CHECKING:
@@ -135,6 +136,8 @@ class Accountant:
             "completion_content": outcome.completion_text if store and attempt else None,
             "request_id": current_request_id(),
             **_origin_fields(outcome, meta.headers),
+            # when the request ended, not when a settlement batch was written
+            "created_at": now_iso(),
         }
         self.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
         if self.observer is not None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from switchboard.api.params import CAPABILITIES, satisfying_names
 from switchboard.billing.pricing import listed_per_million
 from switchboard.catalog.types import Catalog, Endpoint, Model, Pricing, ProviderInfo
 from switchboard.errors import GatewayError
@@ -18,28 +19,9 @@ from switchboard.routing.health import HealthSnapshot
 from switchboard.routing.preferences import MaxPrice, ProviderPreferences
 from switchboard.routing.variants import is_free_model
 
-# Request parameters that gate routing. Anything else (user, n, stream, metadata...)
-# is not a provider capability the catalog records, so it never removes an endpoint.
-# fmt: off
-CAPABILITIES = frozenset({
-    "temperature", "top_p", "top_k", "min_p", "top_a", "frequency_penalty", "presence_penalty",
-    "repetition_penalty", "max_tokens", "max_completion_tokens", "logit_bias", "logprobs",
-    "top_logprobs", "prediction", "seed", "response_format", "structured_outputs", "stop",
-    "tools", "tool_choice", "parallel_tool_calls", "include_reasoning", "reasoning",
-    "reasoning_effort", "web_search_options", "verbosity",
-})
-# fmt: on
-# OpenAI spellings the catalog may record under another name; any one listed satisfies it.
-_ALIASES: dict[str, frozenset[str]] = {
-    "max_tokens": frozenset({"max_tokens", "max_completion_tokens"}),
-    "max_completion_tokens": frozenset({"max_tokens", "max_completion_tokens"}),
-    # json_schema arrives as structured_outputs; dialects translate it wherever JSON mode exists
-    "response_format": frozenset({"response_format", "structured_outputs"}),
-    "structured_outputs": frozenset({"structured_outputs", "response_format"}),
-    "reasoning": frozenset({"reasoning", "reasoning_effort", "include_reasoning"}),
-    "reasoning_effort": frozenset({"reasoning_effort", "reasoning"}),
-    "include_reasoning": frozenset({"include_reasoning", "reasoning"}),
-}
+# Request parameters that gate routing come from the one parameter table (api/params.py).
+# Anything else (user, n, stream, metadata...) is not a provider capability the catalog
+# records, so it never removes an endpoint.
 # Even without require_parameters, endpoints that would drop these sort after those that
 # honour them (OpenRouter's soft preference): a silently dropped tool list breaks the answer.
 SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format", "structured_outputs"})
@@ -70,8 +52,7 @@ class FilterInput:
 
 
 def supports(endpoint: Endpoint, parameter: str) -> bool:
-    names = _ALIASES.get(parameter, frozenset({parameter}))
-    return not names.isdisjoint(endpoint.supported_parameters)
+    return not satisfying_names(parameter).isdisjoint(endpoint.supported_parameters)
 
 
 def names_provider(entries: Collection[str], provider: ProviderInfo) -> bool:
