@@ -145,7 +145,9 @@ def test_rejected_requests_leave_a_line_with_the_reason(
 def test_other_endpoints_get_an_access_line(client: RoutingClient, logs: LogCapture) -> None:
     r = httpx.get(f"{client.gw.base_url}/models", headers={"X-Request-Id": "list-1"})
     assert r.status_code == 200
-    [line] = [ln for ln in logs.where(msg="request") if ln.get("request_id") == "list-1"]
+    # the line is written once the response has gone out, so it may trail the answer
+    assert wait_for(lambda: request_lines(logs, "list-1"))
+    [line] = request_lines(logs, "list-1")
     assert line["endpoint"] == "/api/v1/models" and line["status"] == 200
     assert line["method"] == "GET"
 
