@@ -17,6 +17,7 @@ from switchboard.api.auth import Authenticator
 from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
 from switchboard.api.keys import KeysHandler
+from switchboard.api.messages import MessagesHandler
 from switchboard.api.money import MoneyHandler
 from switchboard.api.responses import ResponsesHandler
 from switchboard.billing.ledger import Ledger
@@ -226,6 +227,7 @@ class SwitchboardApp:
         v1 = "/api/v1"
         r.add("POST", f"{v1}/chat/completions", chat.chat)
         r.add("POST", f"{v1}/responses", ResponsesHandler(svc, chat).create)
+        r.add("POST", f"{v1}/messages", MessagesHandler(svc, chat).create)
         r.add("POST", f"{v1}/completions", chat.completions)
         r.add("GET", f"{v1}/models", cat.models)
         r.add("GET", f"{v1}/models/{{author}}/{{slug}}/endpoints", cat.endpoints)

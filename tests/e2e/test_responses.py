@@ -196,3 +196,14 @@ def test_the_requests_used_here_are_valid_published_requests() -> None:
             "type": "json_schema", "name": "person", "schema": PERSON_SCHEMA, "strict": True}}},
     ):
         validate(body, schema_for("ResponsesRequest"))
+
+
+def test_openrouter_only_fields_never_reach_an_openai_upstream(
+        gw_client: Client, upstream: MockUpstream) -> None:
+    upstream.script(OPENAI.prefix, Reply(json=openai_completion("ok")))
+    gw_client.sdk.chat.completions.create(
+        model=fixed_model("openai"), messages=[{"role": "user", "content": "x"}],
+        extra_body={"debug": {"echo_upstream_body": False}, "session_id": "s-1",
+                    "trace": {"trace_id": "t"}, "cache_control": {"type": "ephemeral"}})
+    _, _, sent = only_hit(upstream, OPENAI.prefix)
+    assert not {"debug", "session_id", "trace", "cache_control"} & set(sent)
