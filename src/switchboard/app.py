@@ -16,6 +16,7 @@ from typing import Any
 from switchboard.api.auth import Authenticator
 from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
+from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.keys import KeysHandler
 from switchboard.api.messages import MessagesHandler
 from switchboard.api.money import MoneyHandler
@@ -228,6 +229,9 @@ class SwitchboardApp:
         r.add("POST", f"{v1}/chat/completions", chat.chat)
         r.add("POST", f"{v1}/responses", ResponsesHandler(svc, chat).create)
         r.add("POST", f"{v1}/messages", MessagesHandler(svc, chat).create)
+        embeddings = EmbeddingsHandler(svc, chat)
+        r.add("POST", f"{v1}/embeddings", embeddings.create)
+        r.add("GET", f"{v1}/embeddings/models", embeddings.models)
         r.add("POST", f"{v1}/completions", chat.completions)
         r.add("GET", f"{v1}/models", cat.models)
         r.add("GET", f"{v1}/models/{{author}}/{{slug}}/endpoints", cat.endpoints)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -76,27 +77,27 @@ def model_entry(m: Model, markup: Decimal, base_url: str) -> dict[str, Any]:
     }
 
 
+def model_listing(req: Request, query: ModelQuery, models: Iterable[Model],
+                  markup: Decimal) -> Response:
+    """OpenRouter's list shape, paged when the query asks: data, total_count, links.next."""
+    page, total = query.select(models)
+    base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
+    following = None
+    shown = (query.offset or 0) + len(page)
+    if query.limit is not None and shown < total:
+        following = f"{req.path}?offset={shown}&limit={query.limit}"
+    return json_response(200, {"data": [model_entry(m, markup, base) for m in page],
+                               "total_count": total, "links": {"next": following}})
+
+
 class CatalogHandler:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._models_body: bytes | None = None
 
-    def _listing(self, req: Request, models: list[Model],
-                 default_output: str = "text") -> Response:
-        query = ModelQuery.parse(req.query, default_output)
-        page, total = query.select(models)
-        markup = self.svc.settings.markup
-        base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
-        data = [model_entry(m, markup, base) for m in page]
-        following = None
-        shown = (query.offset or 0) + len(page)
-        if query.limit is not None and shown < total:
-            following = f"{req.path}?offset={shown}&limit={query.limit}"
-        return json_response(200, {"data": data, "total_count": total,
-                                   "links": {"next": following}})
-
     async def models(self, req: Request) -> Response:
-        return self._listing(req, list(self.svc.catalog.models.values()))
+        return model_listing(req, ModelQuery.parse(req.query),
+                             self.svc.catalog.models.values(), self.svc.settings.markup)
 
     async def models_count(self, req: Request) -> Response:
         query = ModelQuery.parse(req.query)
@@ -112,7 +113,7 @@ class CatalogHandler:
         usable = [m for m in self.svc.catalog.models.values()
                   if not deny or (not is_free_model(m.id) and any(
                       not providers[e.provider].trains_on_data for e in m.endpoints))]
-        return self._listing(req, usable)
+        return model_listing(req, ModelQuery.parse(req.query), usable, self.svc.settings.markup)
 
     async def model(self, req: Request) -> Response:
         """One model by `author/slug`; a routing variant (`:nitro`) names its base model."""
