@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from switchboard.api import ops
 from switchboard.api.auth import Authenticator
 from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
@@ -27,16 +28,21 @@ from switchboard.errors import GatewayError
 from switchboard.execution.executor import Executor
 from switchboard.execution.upstream import UpstreamClient
 from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
+from switchboard.observability.context import RequestContext
+from switchboard.observability.context import current as request_context
+from switchboard.observability.observer import Observer
+from switchboard.observability.setup import build_observer
 from switchboard.routing.health import HealthTracker
 from switchboard.routing.health_redis import RedisHealthTracker
 from switchboard.settings import Settings
 from switchboard.store import db as dbmod
 from switchboard.store import migrations
 from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key
-from switchboard.web import Receive, Request, Scope, Send, error_response, json_response
+from switchboard.web import Receive, Request, Scope, Send, StreamResponse, error_response
 
 log = logging.getLogger("switchboard")
 Handler = Callable[[Request], Awaitable[Any]]
+_PATTERN_NAME = re.compile(r"\(\?P<(\w+)>\[\^/\]\+\)")
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Services:
     keepalive_first_s: float = 2.0
     keepalive_every_s: float = 3.0
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    observer: Observer = field(default_factory=Observer)
     boot_messages: list[str] = field(default_factory=list)
 
     @property
@@ -118,6 +125,15 @@ class Router:
         else:
             self.exact[(method, path)] = handler
 
+    def pattern(self, method: str, path: str, params: dict[str, str]) -> str:
+        """The route a matched path belongs to (a bounded metrics label, not the raw path)."""
+        if not params:
+            return path
+        for m, rx, _ in self.patterns:
+            if m == method and rx.match(path):
+                return _PATTERN_NAME.sub(r"{\1}", rx.pattern[1:-1])
+        return path
+
     def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
         h = self.exact.get((method, path))
         if h is not None:
@@ -141,6 +157,7 @@ class SwitchboardApp:
         self._tasks: list[asyncio.Task[Any]] = []
         self._inflight = 0
         self._draining = False
+        self.observer: Observer = build_observer(settings)
 
     # -- lifespan --------------------------------------------------------------------
 
@@ -162,15 +179,18 @@ class SwitchboardApp:
         else:
             health = HealthTracker()
             windows = MemoryWindows()
+        health.observer = self.observer
         await self.upstream.start()
         ledger = Ledger(database, concurrency=lambda: self._inflight)
+        ledger.observer = self.observer
         await ledger.start()
         svc = Services(
             settings=s, repo=repo, ledger=ledger,
             executor=Executor(self.upstream, Dialects(), health), health=health,
             limiter=Limiter(windows, lambda a: svc.charged_total(a)), auth=Authenticator(repo),
-            redis=redis, boot_messages=boot,
+            redis=redis, boot_messages=boot, observer=self.observer,
         )
+        svc.executor.observer = self.observer
         if s.file.web_search is not None:
             from switchboard.plugins.web_search import WebSearch
 
@@ -202,6 +222,7 @@ class SwitchboardApp:
                 await self.svc.redis.aclose()
         await self.upstream.close()
         await self._database.close()
+        self.observer.close()
 
     async def _housekeeping(self, svc: Services) -> None:
         while True:
@@ -211,8 +232,8 @@ class SwitchboardApp:
                 days = svc.settings.file.logging.retain_days
                 cutoff = datetime.now(UTC) - timedelta(days=days)
                 await svc.repo.purge_content(cutoff.isoformat().replace("+00:00", "Z"))
-            except Exception:
-                log.exception("housekeeping failed")
+            except Exception as exc:
+                self.observer.background_failure("housekeeping", exc, "database")
 
     async def _key_invalidations(self, svc: Services) -> None:
         pubsub = svc.redis.pubsub()
@@ -278,36 +299,81 @@ class SwitchboardApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
-        if path == "/health" or path == "/api/v1/health":
-            ready = self.svc is not None and not self._draining
-            await json_response(200 if ready else 503,
-                                {"status": "ok" if ready else "starting"}).send(send, receive)
-            return
         req = Request(scope, receive)
-        self._inflight += 1
+        obs = self.observer
+        ctx = obs.begin(req.headers.get("x-request-id"))
+        token = request_context.set(ctx)
+        status = 500
+        try:
+            path = scope["path"]
+            if path in _OPS_PATHS:
+                response: Any = await self._ops(req, ctx)
+                status = response.status
+                response.headers.append((b"x-request-id", ctx.request_id.encode()))
+                await response.send(send, receive)
+                return
+            self._inflight += 1
+            try:
+                response = await self._dispatch(req, ctx)
+            except asyncio.CancelledError:
+                self._inflight -= 1
+                status = 499
+                raise
+            status = response.status
+            response.headers.append((b"x-request-id", ctx.request_id.encode()))
+            streamed = isinstance(response, StreamResponse)
+            if streamed:
+                obs.stream_started()
+            try:
+                await response.send(send, receive)
+            finally:
+                self._inflight -= 1
+                if streamed:
+                    obs.stream_ended()
+        finally:
+            obs.end(ctx, req.method, status)
+            request_context.reset(token)
+
+    async def _dispatch(self, req: Request, ctx: RequestContext) -> Any:
+        path = req.path
         try:
             if len(path) > 1 and path.endswith("/"):
                 path = path.rstrip("/")
             handler, params, known = self.router.match(req.method, path)
             if handler is None:
+                self.observer.routed(ctx, req.method, "unmatched", req.headers)
                 status, msg = (405, f"method {req.method} not allowed on {path}") if known else (
                     404, f"no such endpoint: {req.method} {path}")
                 raise GatewayError(status, msg, "not_found" if status == 404 else "bad_request")
+            self.observer.routed(ctx, req.method, self.router.pattern(req.method, path, params),
+                                 req.headers)
             req.path_params = params
-            response = await handler(req)
+            return await handler(req)
         except GatewayError as err:
-            response = error_response(err)
+            self.observer.rejected(ctx, err.status, err.error_type or "error", err.message)
+            return error_response(err)
         except asyncio.CancelledError:
-            self._inflight -= 1
             raise
         except Exception:
             log.exception("unhandled error on %s %s", req.method, path)
-            response = error_response(GatewayError(500, "internal error", "internal_error"))
-        try:
-            await response.send(send, receive)
-        finally:
-            self._inflight -= 1
+            return error_response(GatewayError(500, "internal error", "internal_error"))
+
+    async def _ops(self, req: Request, ctx: RequestContext) -> Any:
+        """Health, readiness and metrics: answered without the router or the in-flight count."""
+        path = req.path
+        self.observer.routed(ctx, req.method, "/health" if path.endswith("/health") else path,
+                             req.headers)
+        if path == "/ready":
+            return await ops.ready(self.svc, self._draining, self.observer)
+        if path == "/metrics":
+            try:
+                return ops.metrics(req, self.settings.file.metrics, self.observer, self.svc)
+            except GatewayError as err:
+                return error_response(err)
+        return ops.health(self.svc is not None, self._draining)
+
+
+_OPS_PATHS = frozenset({"/health", "/api/v1/health", "/ready", "/metrics"})
 
 
 def create_app(settings: Settings, upstream: UpstreamClient | None = None) -> SwitchboardApp:

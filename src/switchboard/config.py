@@ -122,6 +122,19 @@ class ModelConf(_Strict):
 class LoggingConf(_Strict):
     store_content: bool = True
     retain_days: int = Field(30, ge=0)
+    # the process's log lines (`switchboard serve --log-level/--log-format` win over these)
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class MetricsConf(_Strict):
+    enabled: bool = True
+    token: str | None = None  # GET /metrics: open on loopback; elsewhere this bearer token
+
+
+class TracingConf(_Strict):
+    otlp_endpoint: str | None = None  # OTEL_EXPORTER_OTLP_ENDPOINT wins; unset: no tracing
+    service_name: str = "switchboard"
 
 
 class AutoRouterConf(_Strict):
@@ -141,6 +154,8 @@ class FileConf(_Strict):
     builtin_catalog: bool = True
     simulator: bool = True
     logging: LoggingConf = LoggingConf()
+    metrics: MetricsConf = MetricsConf()
+    tracing: TracingConf = TracingConf()
     auto_router: AutoRouterConf = AutoRouterConf()
     web_search: WebSearchConf | None = None
     providers: list[ProviderConf] = []

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.errors import GatewayError
@@ -57,6 +57,7 @@ _GEN_COLUMNS = (
     "completion_content",
     "day",
     "created_at",
+    "request_id",
 )
 _INSERT_GEN = (
     f"INSERT INTO generations ({', '.join(_GEN_COLUMNS)}) VALUES "
@@ -70,12 +71,15 @@ class Settlement:
     key: KeyRecord
     cost_pico: int
     generation: dict[str, Any] | None  # None: nothing was served, release only
+    queued_at: float = field(default_factory=time.monotonic)  # for the settlement-lag metric
 
 
 _PendingHold = tuple[str, KeyRecord, int, "asyncio.Future[GatewayError | None]"]
 
 
 class Ledger:
+    observer: Any = None  # settlement lag, queue depth, writer failures (the app sets it)
+
     def __init__(
         self,
         db: Any,
@@ -182,6 +186,10 @@ class Ledger:
             gen_id, key.account_id, key.hash, amount_pico, time.time())
         return None
 
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
     def settle(self, settlement: Settlement) -> None:
         """Queue a settlement; the response never waits for it."""
         self._pending.append(settlement)
@@ -212,8 +220,12 @@ class Ledger:
                 if time.monotonic() - last_sweep > 60:
                     last_sweep = time.monotonic()
                     await self.release_stale()
-            except Exception:
-                log.exception("ledger flush failed; will retry")
+            except Exception as exc:
+                if self.observer is not None:
+                    self.observer.background_failure("ledger flush", exc, "database",
+                                                     "will retry")
+                else:
+                    log.exception("ledger flush failed; will retry")
                 await asyncio.sleep(0.5)
 
     async def flush(self) -> None:
@@ -236,6 +248,9 @@ class Ledger:
                                           s.gen_id)
                             await self._commit([Settlement(s.gen_id, s.key, s.cost_pico, None)])
                 del self._pending[: len(batch)]
+                if self.observer is not None:
+                    self.observer.settlements_committed([s.queued_at for s in batch],
+                                                        len(self._pending))
 
     async def _commit(self, batch: list[Settlement]) -> None:
         """One transaction per batch; balance updates summed per account and per key."""

@@ -25,6 +25,10 @@ def serve(
     config: str | None = typer.Option(None, "--config", help="YAML config file (SPEC §2)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     server: str = typer.Option("uvicorn", "--server", help="HTTP server: uvicorn or granian."),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="debug, info, warning, error (default: config, else info)."),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text or json (default: config, else text)."),
 ) -> None:
     """Run the gateway.  Example: switchboard serve --port 8080 --config switchboard.yaml"""
     from switchboard.cli.serve import serve as run
@@ -32,7 +36,15 @@ def serve(
     if server not in ("granian", "uvicorn"):
         typer.echo("error: --server must be granian or uvicorn", err=True)
         raise typer.Exit(2)
-    run(host, port, config or os.environ.get("SWITCHBOARD_CONFIG"), workers, server)
+    if log_level is not None and log_level.lower() not in ("debug", "info", "warning", "error",
+                                                           "critical"):
+        typer.echo("error: --log-level must be debug, info, warning, error or critical", err=True)
+        raise typer.Exit(2)
+    if log_format is not None and log_format not in ("text", "json"):
+        typer.echo("error: --log-format must be text or json", err=True)
+        raise typer.Exit(2)
+    run(host, port, config or os.environ.get("SWITCHBOARD_CONFIG"), workers, server,
+        log_level.lower() if log_level else None, log_format)
 
 
 @config_app.command("check")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging.config
 import os
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from switchboard.app import SwitchboardApp, bootstrap_keys, create_app
 from switchboard.config import ConfigError
+from switchboard.observability.logs import dict_config
 from switchboard.settings import Settings, load_settings
 from switchboard.store import db as dbmod
 from switchboard.store import migrations
@@ -41,12 +46,19 @@ def _banner(settings: Settings, host: str, port: int) -> list[str]:
 
 
 def serve(
-    host: str, port: int, config: str | None, workers: int, server: str = "uvicorn"
+    host: str, port: int, config: str | None, workers: int, server: str = "uvicorn",
+    log_level: str | None = None, log_format: str | None = None,
 ) -> None:
     if config:
         os.environ["SWITCHBOARD_CONFIG"] = config
     try:
         settings = load_settings()
+        logs = settings.file.logging
+        log_config = dict_config(log_level or logs.level,
+                                 "json" if (log_format or logs.format) == "json" else "text")
+        logging.config.dictConfig(log_config)
+        if workers > 1 and settings.file.metrics.enabled:
+            metrics_dir()
         boot = asyncio.run(prepare(settings))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -58,12 +70,25 @@ def serve(
         print(line, flush=True)
 
     if server == "granian":
-        _run_granian(host, port, workers)
+        _run_granian(host, port, workers, log_config)
     else:
-        _run_uvicorn(host, port, workers)
+        _run_uvicorn(host, port, workers, log_config)
 
 
-def _run_granian(host: str, port: int, workers: int) -> None:
+def metrics_dir() -> str:
+    """Several workers share one metrics directory (prometheus-client's multiprocess mode),
+    emptied at start so counters from an earlier run do not leak into this one."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix="switchboard-metrics-")
+    os.makedirs(path, exist_ok=True)
+    for stale in Path(path).glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return path
+
+
+def _run_granian(host: str, port: int, workers: int, log_config: dict[str, Any]) -> None:
     """Granian's Rust HTTP layer: a little more throughput at high concurrency, but a
     thread hop per request that costs latency at low concurrency (see README numbers)."""
     from granian import Granian
@@ -73,17 +98,18 @@ def _run_granian(host: str, port: int, workers: int) -> None:
     Granian(
         "switchboard.cli.serve:app_factory", factory=True, address=host, port=port,
         interface=Interfaces.ASGI, workers=workers, loop=Loops.uvloop, http=HTTPModes.http1,
-        websockets=False, log_enabled=True, log_level=LogLevels.warning, log_access=False,
+        websockets=False, log_enabled=True, log_access=False, log_dictconfig=log_config,
+        log_level=LogLevels(log_config["root"]["level"].lower()),
         backlog=2048, workers_kill_timeout=20,
     ).serve()
 
 
-def _run_uvicorn(host: str, port: int, workers: int) -> None:
+def _run_uvicorn(host: str, port: int, workers: int, log_config: dict[str, Any]) -> None:
     import uvicorn
 
     uvicorn.run(
         "switchboard.cli.serve:app_factory", factory=True, host=host, port=port,
         workers=workers if workers > 1 else None, loop="uvloop", http="httptools",
-        lifespan="on", access_log=False, log_level="warning", timeout_graceful_shutdown=15,
+        lifespan="on", access_log=False, log_config=log_config, timeout_graceful_shutdown=15,
         server_header=False, date_header=False, proxy_headers=False,
     )

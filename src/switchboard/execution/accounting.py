@@ -14,6 +14,7 @@ import orjson
 from switchboard.billing.ledger import Settlement
 from switchboard.billing.pricing import compute_cost
 from switchboard.execution.outcome import Outcome
+from switchboard.observability.context import current_request_id
 from switchboard.routing.planner import Attempt
 from switchboard.tokens import prompt_tokens, text_tokens
 
@@ -94,8 +95,10 @@ class Accountant:
             "provider_responses": [a.as_dict() for a in outcome.attempts],
             "prompt_content": dump(meta.body.get("messages")) if store and attempt else None,
             "completion_content": outcome.completion_text if store and attempt else None,
+            "request_id": current_request_id(),
         }
         svc.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
+        svc.observer.request_finished(outcome, meta)
 
     async def record_stream_health(self, attempt: Attempt, outcome: Outcome) -> None:
         elapsed = time.monotonic() - outcome.started

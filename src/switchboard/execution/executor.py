@@ -18,6 +18,7 @@ from switchboard.errors import GatewayError
 from switchboard.execution.http1 import Response, UpstreamConnectionError
 from switchboard.execution.outcome import AttemptRecord, Outcome
 from switchboard.execution.upstream import UpstreamClient
+from switchboard.observability.observer import Observer
 from switchboard.routing import retry_policy
 from switchboard.routing.health import HealthStore
 from switchboard.routing.planner import Attempt, Plan
@@ -73,6 +74,8 @@ def _failure(exc: BaseException) -> _AttemptFailed:
 
 
 class Executor:
+    observer: Observer | None = None  # log lines, metrics and spans per attempt (the app sets it)
+
     def __init__(
         self,
         client: UpstreamClient,
@@ -154,11 +157,15 @@ class Executor:
         errors: list[retry_policy.AttemptError] = []
         index, retried = 0, False
         attempts = plan.attempts
+        obs, failed_on = self.observer, None
         while index < len(attempts):
             attempt = attempts[index]
             if not await self.health.allow_probe(attempt.endpoint.key):
                 index += 1  # circuit open and another request holds the probe
                 continue
+            if failed_on is not None and obs is not None and not retried:
+                obs.fallback(failed_on, attempt.provider.name, attempt.model.id)
+            span = obs.attempt_started(attempt.provider, attempt.endpoint.model) if obs else None
             t0 = time.monotonic()
             try:
                 result = await call(attempt, t0)
@@ -183,6 +190,11 @@ class Executor:
                         attempt.model.id,
                     )
                 )  # type: ignore[arg-type]
+                if obs is not None:
+                    obs.attempt_failed(span, attempt.provider.name, attempt.endpoint.key,
+                                       failed.kind, failed.error.upstream_status,
+                                       failed.error.error_type, int((time.monotonic() - t0) * 1000))
+                failed_on = attempt.provider.name
                 await self._note_failure(attempt, failed)
                 decision = self._decide(plan, index, failed, retried)
                 if decision.action is Action.RETRY_SAME:
@@ -200,6 +212,8 @@ class Executor:
                 index += 1
                 continue
             self._record(outcome, attempt, 200, t0)
+            if obs is not None:
+                obs.attempt_succeeded(span, attempt.provider.name)
             outcome.served = attempt
             return result
         raise retry_policy.final_error(errors)
@@ -216,6 +230,8 @@ class Executor:
         else:
             provider = await self._with_token(provider)
             req = dialect.build_request(provider, endpoint.model, fwd, False)
+            if self.observer is not None:
+                self.observer.upstream_headers(provider.api, req.headers)
             async with asyncio.timeout(provider.timeouts.first_token):
                 resp = await self.client.send(req, provider.timeouts.connect)
                 try:
@@ -242,6 +258,8 @@ class Executor:
         if provider.api == "simulator":
             return dialect.stream(endpoint.model, fwd)  # type: ignore[no-any-return]
         req = dialect.build_request(await self._with_token(provider), endpoint.model, fwd, True)
+        if self.observer is not None:
+            self.observer.upstream_headers(provider.api, req.headers)
         timeouts = provider.timeouts
         async with asyncio.timeout(timeouts.first_token):
             resp = await self.client.send(req, timeouts.connect)

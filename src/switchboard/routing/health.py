@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 CircuitState = Literal["closed", "open", "half_open"]
 Clock = Callable[[], float]
@@ -148,6 +148,8 @@ class _Endpoint:
 class HealthTracker:
     """In-process HealthStore: one gateway process, no shared state."""
 
+    observer: Any = None  # told of circuit state changes (the app sets it)
+
     def __init__(self, clock: Clock = time.monotonic, window_s: float = WINDOW_S) -> None:
         self._clock = clock
         self._bucket_s = window_s / BUCKETS
@@ -185,6 +187,8 @@ class HealthTracker:
         if ttft_ms is not None or tps is not None:
             ep.samples.append((bucket, ttft_ms, tps))
         # any success is proof of life, even from a request that began before the circuit opened
+        if ep.state != "closed" and self.observer is not None:
+            self.observer.circuit_changed(key, ep.state, "closed")
         ep.consecutive_failures = 0
         ep.state = "closed"
         ep.open_until = None
@@ -200,6 +204,8 @@ class HealthTracker:
         if ep.state == "half_open" or (
             ep.state == "closed" and 0 < failures_to_open <= ep.consecutive_failures
         ):
+            if self.observer is not None:
+                self.observer.circuit_changed(key, ep.state, "open")
             ep.state = "open"
             ep.open_until = now + cooldown_s
 
@@ -211,6 +217,8 @@ class HealthTracker:
         if ep.open_until is not None and now < ep.open_until:
             return False
         self._stale.add(key)
+        if ep.state != "half_open" and self.observer is not None:
+            self.observer.circuit_changed(key, ep.state, "half_open")
         ep.state = "half_open"
         ep.open_until = now + ep.cooldown_s
         return True

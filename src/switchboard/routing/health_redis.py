@@ -100,6 +100,8 @@ def _str(value: Any) -> str:
 
 
 class RedisHealthTracker:
+    observer: Any = None  # told of circuit changes and Redis loss/recovery (the app sets it)
+
     def __init__(
         self,
         client: aioredis.Redis,
@@ -223,6 +225,11 @@ class RedisHealthTracker:
         for i, key in enumerate(keys):
             state, samples, *counts = replies[i * per_key : (i + 1) * per_key]
             view[key] = self._summarize(state, samples, counts, buckets.start)
+        if self.observer is not None:
+            for key, new in view.items():
+                old = self._view[key].state if key in self._view else "closed"
+                if old != new.state:
+                    self.observer.circuit_changed(key, old, new.state)
         self._view = MappingProxyType(view)
 
     def _summarize(
@@ -246,12 +253,21 @@ class RedisHealthTracker:
         )
 
     async def _refresh_loop(self) -> None:
+        lost = False
         while True:
             await asyncio.sleep(self._refresh_s)
             try:
                 await self.refresh()
             except Exception as exc:  # keep serving the last good copy
-                log.warning("health: refresh from Redis failed: %s", exc)
+                if not lost and self.observer is not None:  # one line per loss, not per second
+                    self.observer.background_failure("redis health refresh", exc, "redis")
+                elif self.observer is None:
+                    log.warning("health: refresh from Redis failed: %s", exc)
+                lost = True
+                continue
+            if lost and self.observer is not None:
+                self.observer.recovered("redis health refresh")
+            lost = False
 
     def _enqueue(self, write: _Write) -> None:
         try:
@@ -270,6 +286,8 @@ class RedisHealthTracker:
                 await self._send(batch)
             except Exception as exc:
                 log.warning("health: writing %d records to Redis failed: %s", len(batch), exc)
+                if self.observer is not None:
+                    self.observer.dependency_error("redis")
             finally:
                 for _ in batch:
                     self._writes.task_done()

@@ -82,6 +82,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX generations_key_day ON generations(key_hash, day)",
         "CREATE INDEX generations_created ON generations(created_at)",
     ]),
+    (2, [
+        # the X-Request-Id the request came with (or was given), to join logs and records
+        "ALTER TABLE generations ADD COLUMN request_id TEXT",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,1 @@
+"""Operations: log lines, request ids, Prometheus metrics, OpenTelemetry traces, readiness."""
