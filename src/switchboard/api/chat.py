@@ -81,6 +81,8 @@ class ChatHandler:
         svc = self.svc
         key = await svc.auth.inference_key(req)
         raw = await req.json(svc.settings.max_body_bytes)
+        if svc.presets is not None:  # "model": "@preset/<slug>"
+            raw = await svc.presets.resolve(key, raw)
         creq = parse_chat_request(_legacy_to_chat(raw) if legacy else raw)
         images = count_images(creq.messages)
         plan = self._plan(creq, key, images)

@@ -18,7 +18,7 @@ from switchboard.errors import GatewayError, bad_request
 
 # what an Anthropic upstream's reasoning_details are tagged with (dialects/anthropic.py)
 THINKING_FORMAT = "anthropic-claude-v1"
-_PASSED = ("model", "models", "provider", "route", "plugins", "transforms", "stream",
+_PASSED = ("model", "models", "preset", "provider", "route", "plugins", "transforms", "stream",
            "temperature", "top_p", "top_k", "session_id", "trace", "debug")
 _STOP_REASONS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn",
                            "refusal"})

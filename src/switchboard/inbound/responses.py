@@ -17,8 +17,8 @@ from typing import Any
 from switchboard.errors import bad_request
 
 # Responses fields with the same name and meaning in a chat request
-_SAME = ("model", "models", "provider", "route", "plugins", "transforms", "usage", "stream",
-         "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
+_SAME = ("model", "models", "preset", "provider", "route", "plugins", "transforms", "usage",
+         "stream", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
          "parallel_tool_calls", "user", "seed", "stop", "session_id", "trace", "debug",
          "prompt_cache_key", "min_p", "top_a", "repetition_penalty", "logit_bias")
 # accepted and not forwarded: they describe storage or server-side behaviour we do not have
