@@ -255,3 +255,14 @@ def test_streamed_thinking_keeps_its_signature(claude: anthropic.Anthropic,
     assert thinking.signature == "sig-abc"
     assert text.type == "text" and text.text == "Four."
     assert final.usage.output_tokens == 7 and final.usage.input_tokens == 9
+
+
+def test_claude_code_model_names_find_their_catalog_model(claude: anthropic.Anthropic,
+                                                          upstream: MockUpstream) -> None:
+    upstream.script(ANTHROPIC.prefix, Reply(json=anthropic_message(
+        [{"type": "text", "text": "hi"}])))
+    msg = claude.messages.create(model=f"{ANTHROPIC.model}-20250929", max_tokens=5,
+                                 messages=[{"role": "user", "content": "x"}])
+    assert msg.model == fixed_model("anthropic")
+    _, _, sent = only_hit(upstream, ANTHROPIC.prefix)
+    assert sent["model"] == ANTHROPIC.model

@@ -6,8 +6,9 @@ Anthropic's shape, so both are honoured here; `anthropic-version` is accepted as
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -49,6 +50,19 @@ async def messages_events(result: ChatResult, model: str) -> AsyncIterator[bytes
         yield named(name, data)
 
 
+def native_model_id(catalog: Any, model: Any) -> Any:
+    """Claude Code names models as Anthropic does (`claude-sonnet-4-6`, dated or not): such
+    a name means the catalog model an Anthropic endpoint serves under it."""
+    if not isinstance(model, str) or "/" in model or catalog.model(model) is not None:
+        return model
+    names = {model, re.sub(r"-\d{8}$", "", model)}
+    for m in catalog.models.values():
+        if ":" not in m.id and any(e.model in names and catalog.providers[e.provider].api in (
+                "anthropic", "vertex") for e in m.endpoints):
+            return m.id
+    return model
+
+
 class MessagesHandler:
     def __init__(self, svc: Services, chat: ChatHandler) -> None:
         self.svc = svc
@@ -60,6 +74,8 @@ class MessagesHandler:
             await self.svc.auth.inference_key(req)
             body = await req.json(self.svc.settings.max_body_bytes)
             chat_body = to_chat(body)
+            if "model" in chat_body:
+                chat_body["model"] = native_model_id(self.svc.catalog, chat_body["model"])
             result = await run_chat(self.chat, req, chat_body, token)
         except GatewayError as err:
             return anthropic_error(err)
