@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -113,9 +114,10 @@ def openai_stream(
 class MockUpstream:
     """An HTTP server speaking whatever the scripted replies say; records every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._ssl = ssl_context
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}"
         self.requests: list[dict[str, Any]] = []
         self._scripts: dict[str, deque[Reply]] = {}
         self.default: Callable[[str, dict[str, Any]], Reply] | None = None
@@ -143,7 +145,8 @@ class MockUpstream:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port,
+                                                     ssl_context=self._ssl).start())
         self._ready.set()
         self._loop.run_forever()
 
@@ -315,13 +318,13 @@ providers:
     api: openai
     base_url: {mock_url}/alpha/v1
     api_key: sk-alpha
-    timeouts: {{connect: 2, first_token: 2, idle: 2}}
+    timeouts: {{connect: 2, first_token: 2, idle: 2, total: 2}}
   - name: beta
     display_name: Beta
     api: openai
     base_url: {mock_url}/beta/v1
     api_key: sk-beta
-    timeouts: {{connect: 2, first_token: 2, idle: 2}}
+    timeouts: {{connect: 2, first_token: 2, idle: 2, total: 2}}
 models:
   - id: test/gpt
     name: Test GPT

@@ -37,3 +37,31 @@ def test_results_go_before_the_last_turn_and_become_citations() -> None:
     assert "https://a.example/x" in out["messages"][-2]["content"]
     assert body["messages"][-1] == {"role": "user", "content": "q"}
     assert citations(results)[0]["url_citation"]["url"] == "https://a.example/x"
+
+
+async def test_a_search_that_never_finishes_gives_up_at_its_deadline() -> None:
+    """Regression: only the connect had a timeout, so a stalled engine hung the request."""
+    import asyncio
+    import time
+
+    from switchboard.config import WebSearchConf
+    from switchboard.execution.http1 import HTTP1Client
+    from switchboard.plugins.web_search import WebSearch
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{")  # then nothing
+        await writer.drain()
+        await reader.read()
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = HTTP1Client()
+    web = WebSearch(WebSearchConf(engine="searxng", base_url=f"http://127.0.0.1:{port}"), client)
+    web.deadline_s = 0.3
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await web.search("anything")
+    assert time.monotonic() - t0 < 2
+    await client.close()
+    server.close()

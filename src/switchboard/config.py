@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DIALECTS = ("openai", "anthropic", "gemini", "vertex", "azure", "cohere", "simulator")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -30,6 +37,7 @@ class TimeoutsConf(_Strict):
     connect: float = Field(5.0, gt=0)
     first_token: float = Field(60.0, gt=0)
     idle: float = Field(60.0, gt=0)
+    total: float = Field(600.0, gt=0)  # a non-streaming call, body included
 
 
 class RetriesConf(_Strict):
@@ -46,6 +54,33 @@ class RateLimitConf(_Strict):
     rpd: int | None = Field(None, ge=1)
 
 
+class TLSConf(_Strict):
+    ca_file: str | None = None  # PEM bundle that replaces the system CAs for this provider
+    cert_file: str | None = None  # client certificate (PEM) for mutual TLS
+    key_file: str | None = None  # its private key, when not inside cert_file
+    verify: bool = True  # false: no certificate or hostname check (test set-ups only)
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable(cls, v: str | None) -> str | None:
+        if v is not None and not os.path.isfile(v):
+            raise ValueError(f"no such file: {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TLSConf:
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file needs cert_file")
+        return self
+
+
+class UpstreamConf(_Strict):
+    max_body_mb: float = Field(64, gt=0)  # a whole upstream answer, after decompression
+    max_line_kb: float = Field(1024, gt=0)  # one line of an upstream event stream
+    max_connections_per_origin: int = Field(256, ge=1)
+    keepalive_expiry_s: float = Field(15.0, ge=0)
+
+
 class ProviderConf(_Strict):
     name: str = Field(min_length=1)
     display_name: str | None = None
@@ -60,6 +95,7 @@ class ProviderConf(_Strict):
     retries: RetriesConf = RetriesConf()
     circuit: CircuitConf = CircuitConf()
     rate_limit: RateLimitConf | None = None
+    tls: TLSConf | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
     status_page_url: str | None = None
@@ -108,6 +144,7 @@ class ModelConf(_Strict):
     hugging_face_id: str | None = None
     is_moderated: bool = False
     default_parameters: dict[str, Any] = {}
+    timeout_s: float | None = Field(None, gt=0)  # overrides the providers' timeouts.total
     categories: list[str] = []  # OpenRouter's use-case categories (GET /models?category=)
     endpoints: list[EndpointConf] = Field(min_length=1)
 
@@ -158,6 +195,7 @@ class FileConf(_Strict):
     tracing: TracingConf = TracingConf()
     auto_router: AutoRouterConf = AutoRouterConf()
     web_search: WebSearchConf | None = None
+    upstream: UpstreamConf = UpstreamConf()
     providers: list[ProviderConf] = []
     models: list[ModelConf] = []
 

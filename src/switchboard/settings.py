@@ -9,7 +9,8 @@ from pathlib import Path
 
 from switchboard.catalog.loader import build_catalog
 from switchboard.catalog.types import Catalog
-from switchboard.config import FileConf, load_file
+from switchboard.config import ConfigError, FileConf, load_file
+from switchboard.execution.proxy import ProxySettings
 
 
 @dataclass(slots=True)
@@ -21,6 +22,7 @@ class Settings:
     admin_key: str | None = None
     data_dir: Path = Path("data")
     config_path: str | None = None
+    proxies: ProxySettings = field(default_factory=ProxySettings)  # HTTP(S)_PROXY, NO_PROXY
 
     @property
     def markup(self) -> Decimal:
@@ -42,6 +44,10 @@ def load_settings(config_path: str | None = None) -> Settings:
         catalog = build_catalog(conf)
     data_dir = Path(os.environ.get("SWITCHBOARD_DATA_DIR", "data"))
     db = os.environ.get("SWITCHBOARD_DATABASE_URL") or f"sqlite:///{data_dir}/switchboard.db"
+    try:
+        proxies = ProxySettings.from_env(os.environ)
+    except ValueError as exc:
+        raise ConfigError(f"environment: {exc}") from None
     return Settings(
         catalog=catalog,
         file=conf,
@@ -50,4 +56,5 @@ def load_settings(config_path: str | None = None) -> Settings:
         admin_key=os.environ.get("SWITCHBOARD_ADMIN_KEY") or None,
         data_dir=data_dir,
         config_path=path,
+        proxies=proxies,
     )

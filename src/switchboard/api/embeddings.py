@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from switchboard.api.catalog import model_listing
-from switchboard.api.chat import new_generation_id
 from switchboard.api.model_filters import ModelQuery
 from switchboard.billing.pricing import compute_cost, usd_float, usd_str, worst_case_pico
 from switchboard.dialects.embeddings import (
@@ -25,6 +24,7 @@ from switchboard.dialects.embeddings import (
 from switchboard.errors import GatewayError, bad_request
 from switchboard.execution.accounting import RequestMeta
 from switchboard.execution.outcome import Outcome
+from switchboard.execution.service import new_generation_id
 from switchboard.inbound.embeddings import (
     EmbeddingRequest,
     embedding_list,
@@ -69,7 +69,7 @@ def _counted(ereq: EmbeddingRequest) -> int:
 class EmbeddingsHandler:
     def __init__(self, svc: Services, chat: ChatHandler) -> None:
         self.svc = svc
-        self.accounts = chat.accounts
+        self.accounts = svc.chat.accountant
 
     async def models(self, req: Request) -> Response:
         query = ModelQuery.parse({**req.query, "output_modalities": "embeddings"})

@@ -7,7 +7,15 @@ from importlib import resources
 
 import yaml
 
-from switchboard.catalog.types import Catalog, Endpoint, Model, Pricing, ProviderInfo, Timeouts
+from switchboard.catalog.types import (
+    Catalog,
+    Endpoint,
+    Model,
+    Pricing,
+    ProviderInfo,
+    ProviderTLS,
+    Timeouts,
+)
 from switchboard.config import ConfigError, FileConf, ModelConf, ProviderConf, _line_of, parse_text
 
 
@@ -50,7 +58,8 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
         trains_on_data=conf.trains_on_data,
         retains_prompts=conf.retains_prompts,
         region=conf.region,
-        timeouts=Timeouts(conf.timeouts.connect, conf.timeouts.first_token, conf.timeouts.idle),
+        timeouts=Timeouts(conf.timeouts.connect, conf.timeouts.first_token, conf.timeouts.idle,
+                          conf.timeouts.total),
         max_retry_after_s=conf.retries.max_retry_after_s,
         circuit_failures=conf.circuit.failures,
         circuit_cooldown_s=conf.circuit.cooldown_s,
@@ -58,6 +67,7 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
         privacy_policy_url=conf.privacy_policy_url,
         terms_of_service_url=conf.terms_of_service_url,
         status_page_url=conf.status_page_url,
+        tls=ProviderTLS(**conf.tls.model_dump()) if conf.tls else None,
         options=_options(conf),
     )
 
@@ -90,6 +100,7 @@ def _model(conf: ModelConf) -> Model:
         is_moderated=conf.is_moderated,
         hugging_face_id=conf.hugging_face_id,
         default_parameters=dict(conf.default_parameters),
+        timeout_s=conf.timeout_s,
         categories=tuple(c.lower() for c in conf.categories),
     )
 

@@ -35,6 +35,17 @@ class Timeouts:
     connect: float = 5.0
     first_token: float = 60.0
     idle: float = 60.0
+    total: float = 600.0  # deadline of a whole non-streaming call
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTLS:
+    """A provider's own TLS settings: a private CA, a client certificate, or no checks."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,7 @@ class ProviderInfo:
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
     status_page_url: str | None = None
+    tls: ProviderTLS | None = None
     # dialect-specific settings (azure: api_version; vertex: project, location, credentials_file)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -96,6 +108,7 @@ class Model:
     is_moderated: bool = False
     hugging_face_id: str | None = None
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = None  # a non-streaming call's deadline, beating the provider's
     categories: tuple[str, ...] = ()
 
     @property

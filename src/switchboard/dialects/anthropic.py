@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from switchboard.catalog.types import ProviderInfo
-from switchboard.dialects.base import UpstreamError, UpstreamRequest
+from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
 from switchboard.dialects.sse import SSEDecoder, SSEEvent
 
@@ -518,9 +518,21 @@ class AnthropicStream:
         # citations_delta: citations are not carried into OpenAI chunks
 
 
+def output_cap(body: dict[str, Any], default: int) -> int:
+    """The `max_tokens` build_body sends, thinking budget included."""
+    max_tokens = requested_max_tokens(body) or DEFAULT_MAX_TOKENS
+    budget = _thinking_budget(body, max_tokens)
+    if budget is not None and max_tokens <= budget:
+        max_tokens += budget
+    return max_tokens
+
+
 class AnthropicDialect:
     name = "anthropic"
     supported_parameters = SUPPORTED
+
+    def output_cap(self, body: dict[str, Any], default: int) -> int:
+        return output_cap(body, default)
 
     def build_request(
         self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool

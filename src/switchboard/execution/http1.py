@@ -1,43 +1,50 @@
 """A small pooled HTTP/1.1 client on asyncio protocols and httptools' C parser.
 
 General-purpose clients spend more CPU per request than the rest of the gateway's hot
-path together; this one does only what upstream calls need: one POST with a body,
-keep-alive pooling per origin, streamed response bodies with back-pressure, and
-prompt connection teardown when a caller abandons a response (which is how a client
+path together (bench/transport.py measures it); this one does only what upstream calls
+need: one request with a body, keep-alive pooling per origin under a connection cap,
+streamed response bodies with back-pressure and size caps, proxies and per-provider TLS,
+and prompt connection teardown when a caller abandons a response (which is how a client
 disconnect cancels the upstream generation).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import zlib
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import brotli
 import httptools
 
+from switchboard.catalog.types import ProviderTLS
+from switchboard.execution.decoding import Decoder, decoder_for
+from switchboard.execution.pool import Pool, PoolMember
+from switchboard.execution.proxy import ProxySettings
+from switchboard.execution.tls import TLSContexts
+from switchboard.execution.transport import (
+    TransportLimits,
+    UpstreamBodyTooLarge,
+    UpstreamConnectionError,
+    UpstreamProtocolError,
+)
+
+__all__ = ["HTTP1Client", "Response", "UpstreamConnectionError"]
+
 _HIGH_WATER = 1 << 20  # pause reading the socket beyond this many unread body bytes
+_DECODE_STEP = 256 * 1024  # most bytes one decompression step may produce
 
 
-class UpstreamConnectionError(ConnectionError):
-    """Could not connect (kind "connect"), or the connection closed before an answer
-    began (kind "reset")."""
-
-    def __init__(self, message: str, kind: str = "connect") -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-class _Connection(asyncio.Protocol):
-    def __init__(self, pool: _Pool) -> None:
-        self.pool = pool
+class _Connection(PoolMember):
+    def __init__(self, pool: Pool[_Connection], limits: TransportLimits) -> None:
+        super().__init__(pool)
+        self.limits = limits
         self.transport: asyncio.Transport | None = None
-        self.closed = False
         self.response: Response | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.reused = False
+        self.header_bytes = 0
 
     # -- transport callbacks ---------------------------------------------------------
 
@@ -45,26 +52,37 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        resp = self.response
+        if resp is None:  # bytes on an idle connection: its framing can no longer be trusted
+            self.abort()
+            return
+        resp.seen_bytes = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(UpstreamConnectionError("unexpected protocol upgrade from upstream"))
+            self._fail(UpstreamProtocolError("unexpected protocol upgrade from upstream"))
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionResetError(f"malformed HTTP response from upstream: {exc}"))
+            cause = exc.__cause__ or exc.__context__  # a callback's own error, e.g. a cap
+            if isinstance(cause, UpstreamConnectionError):
+                self._fail(cause)
+            else:
+                self._fail(UpstreamProtocolError(f"malformed HTTP response from upstream: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.gone()
         resp = self.response
         if resp is not None and not resp.complete:
             if resp.status == 0:
-                resp._fail(UpstreamConnectionError(
+                resp.fail(UpstreamConnectionError(
                     "upstream closed the connection before answering", "reset"))
             elif "content-length" not in resp.headers and "chunked" not in resp.headers.get(
                 "transfer-encoding", ""
             ):
-                resp._finish()  # a body delimited by the connection closing
+                resp.finish()  # a body delimited by the connection closing
             else:
-                resp._fail(ConnectionResetError("upstream closed the connection mid-response"))
+                resp.fail(UpstreamConnectionError(
+                    "upstream closed the connection mid-response", "reset"))
 
     def pause_writing(self) -> None:  # the request body is small and written at once
         pass
@@ -75,55 +93,61 @@ class _Connection(asyncio.Protocol):
     # -- parser callbacks ------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.response is not None:
-            self.response.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        resp = self.response
+        if resp is None:
+            return
+        self.header_bytes += len(name) + len(value)
+        if self.header_bytes > self.limits.max_header_bytes:
+            raise UpstreamBodyTooLarge("upstream response headers are too large")
+        resp.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         resp = self.response
-        if resp is not None:
-            resp.status = self.parser.get_status_code()
-            coding = resp.headers.get("content-encoding", "").strip().lower()
-            if coding in ("gzip", "x-gzip", "deflate"):
-                # we ask for identity, but a server may compress anyway
-                wbits = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
-                resp._decoder = zlib.decompressobj(wbits)
-            if not resp.headers_ready.done():
-                resp.headers_ready.set_result(None)
+        if resp is None:
+            return
+        self.header_bytes = 0
+        resp.status = self.parser.get_status_code()
+        resp.headers_complete()
 
     def on_body(self, body: bytes) -> None:
         if self.response is not None:
-            self.response._feed(body)
+            self.response.feed(body)
 
     def on_message_complete(self) -> None:
         resp = self.response
         if resp is None:
             return
         resp.keep_alive = self.parser.should_keep_alive()
-        resp._finish()
+        resp.finish()
 
     # -- helpers ---------------------------------------------------------------------
 
     def _fail(self, exc: Exception) -> None:
         if self.response is not None:
-            self.response._fail(exc)
+            self.response.fail(exc)
         self.abort()
 
     def abort(self) -> None:
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+        self.gone()
 
 
 class Response:
     """An upstream answer: status and headers first, then the body as it arrives."""
 
-    def __init__(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, conn: _Connection, loop: asyncio.AbstractEventLoop, limits: TransportLimits
+    ) -> None:
         self._conn = conn
+        self._limits = limits
         self.status = 0
         self.headers: dict[str, str] = {}
         self.headers_ready: asyncio.Future[None] = loop.create_future()
         self.complete = False
         self.keep_alive = False
+        self.seen_bytes = False
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -131,18 +155,30 @@ class Response:
         self._loop = loop
         self._paused = False
         self._released = False
-        self._decoder: Any = None
+        self._decoder: Decoder | None = None
+        self._event_stream = False  # capped per line instead of in total
+        self._whole = False  # read() buffers everything: the total cap applies to any type
+        self._total = 0
+        self._line = 0  # bytes since the last newline of an event stream
 
     # fed by the connection
-    def _feed(self, data: bytes) -> None:
-        if self._decoder is not None:
-            try:
-                data = self._decoder.decompress(data)
-            except zlib.error as exc:
-                self._fail(ConnectionResetError(f"corrupt compressed body from upstream: {exc}"))
-                return
-            if not data:
-                return
+    def headers_complete(self) -> None:
+        h = self.headers
+        try:
+            self._decoder = decoder_for(h.get("content-encoding", ""))
+        except ValueError as exc:
+            self.fail(UpstreamProtocolError(str(exc)))
+            return
+        self._event_stream = h.get("content-type", "").startswith("text/event-stream")
+        length = h.get("content-length", "")
+        if (self._decoder is None and not self._event_stream and length.isdigit()
+                and int(length) > self._limits.max_body_bytes):
+            self.fail(self._too_large())
+            return
+        if not self.headers_ready.done():
+            self.headers_ready.set_result(None)
+
+    def feed(self, data: bytes) -> None:
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered > _HIGH_WATER and not self._paused and self._conn.transport:
@@ -150,11 +186,11 @@ class Response:
             self._conn.transport.pause_reading()
         self._wake()
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         self.complete = True
         self._wake()
 
-    def _fail(self, exc: Exception) -> None:
+    def fail(self, exc: Exception) -> None:
         if self._error is None and not self.complete:
             self._error = exc
         if not self.headers_ready.done():
@@ -167,19 +203,42 @@ class Response:
         if w is not None and not w.done():
             w.set_result(None)
 
-    # used by callers
-    async def readany(self) -> bytes:
-        """The next piece of body; b"" at the end. Raises if the connection broke."""
-        while not self._chunks:
-            if self.complete:
-                return b""
-            if self._error is not None:
-                raise self._error
-            self._waiter = self._loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+    def _too_large(self) -> UpstreamBodyTooLarge:
+        return UpstreamBodyTooLarge(
+            f"upstream answer exceeds {self._limits.max_body_bytes} bytes (upstream.max_body_mb)")
+
+    def _broken(self, exc: UpstreamConnectionError) -> UpstreamConnectionError:
+        """Stop here: the rest of this body is unwanted, so is its connection."""
+        self._error = exc
+        self.complete = False
+        self._chunks.clear()
+        self._conn.abort()
+        return exc
+
+    def _count(self, data: bytes) -> None:
+        self._total += len(data)
+        if self._event_stream and not self._whole:
+            cap = self._limits.max_line_bytes
+            if self._line + len(data) <= cap:  # no line can be over the cap: skip the scan
+                nl = data.rfind(b"\n")
+                self._line = self._line + len(data) if nl < 0 else len(data) - nl - 1
+                return
+            run, start = self._line, 0
+            while True:
+                nl = data.find(b"\n", start)
+                run += (len(data) if nl < 0 else nl) - start
+                if run > cap:
+                    raise self._broken(UpstreamBodyTooLarge(
+                        f"an upstream event-stream line exceeds {cap} bytes "
+                        "(upstream.max_line_kb)"))
+                if nl < 0:
+                    break
+                run, start = 0, nl + 1
+            self._line = run
+        elif self._total > self._limits.max_body_bytes:
+            raise self._broken(self._too_large())
+
+    def _next_raw(self) -> bytes:
         data = self._chunks.popleft()
         self._buffered -= len(data)
         if self._paused and self._buffered < _HIGH_WATER // 2 and self._conn.transport:
@@ -187,7 +246,44 @@ class Response:
             self._conn.transport.resume_reading()
         return data
 
+    # used by callers
+    async def readany(self) -> bytes:
+        """The next piece of body; b"" at the end. Raises if the connection broke."""
+        while True:
+            dec = self._decoder
+            if dec is not None and dec.pending:
+                data = self._decode(dec, b"")
+            elif self._chunks:
+                data = self._next_raw()
+                if dec is not None:
+                    data = self._decode(dec, data)
+            elif self.complete:
+                return b""
+            elif self._error is not None:
+                raise self._error
+            else:
+                self._waiter = self._loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+                continue
+            if data:
+                self._count(data)
+                return data
+
+    def _decode(self, dec: Decoder, data: bytes) -> bytes:
+        step = _DECODE_STEP
+        if not self._event_stream or self._whole:  # never inflate far past the cap
+            step = max(1, min(step, self._limits.max_body_bytes - self._total + 1))
+        try:
+            return dec.decode(data, step)
+        except (zlib.error, brotli.error) as exc:
+            raise self._broken(UpstreamProtocolError(
+                f"corrupt compressed body from upstream: {exc}")) from None
+
     async def read(self) -> bytes:
+        self._whole = True
         parts = []
         while True:
             data = await self.readany()
@@ -204,123 +300,119 @@ class Response:
         conn = self._conn
         conn.response = None
         if self.complete and self.keep_alive and not conn.closed:
-            conn.pool.put(conn)
+            if self._paused and conn.transport is not None:
+                conn.transport.resume_reading()
+            conn.pool.give_back(conn)
         else:
             conn.abort()  # an unread or broken answer: drop the connection (stops the upstream)
 
     close = release
 
 
-class _Pool:
-    def __init__(self, host: str, port: int, ssl_ctx: ssl.SSLContext | None, limit: int) -> None:
-        self.host, self.port, self.ssl = host, port, ssl_ctx
-        self.idle: deque[_Connection] = deque()
-        self.limit = limit
-
-    def put(self, conn: _Connection) -> None:
-        if len(self.idle) < self.limit:
-            self.idle.append(conn)
-        else:
-            conn.abort()
-
-    def take(self) -> _Connection | None:
-        while self.idle:
-            conn = self.idle.pop()  # most recent first: least likely to have been closed
-            if not conn.closed:
-                return conn
-        return None
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class HTTP1Client:
-    def __init__(self, max_idle_per_origin: int = 512) -> None:
-        self._pools: dict[tuple[str, str, int], _Pool] = {}
-        self._max_idle = max_idle_per_origin
-        self._ssl: ssl.SSLContext | None = None
-        self._targets: dict[str, tuple[_Pool, bytes, bytes]] = {}
+    """`origin_tls` maps (scheme, host, port) to that origin's TLS settings (the config's
+    per-provider `tls`); an explicit `tls` argument to `request` wins over it."""
 
-    def _target(self, url: str) -> tuple[_Pool, bytes, bytes]:
-        hit = self._targets.get(url)
+    def __init__(
+        self,
+        limits: TransportLimits | None = None,
+        proxies: ProxySettings | None = None,
+        origin_tls: Mapping[tuple[str, str, int], ProviderTLS] | None = None,
+    ) -> None:
+        self.limits = limits or TransportLimits()
+        self.proxies = proxies or ProxySettings()
+        self._origin_tls = dict(origin_tls or {})
+        self._pools: dict[tuple[str, str, int, ProviderTLS | None], Pool[_Connection]] = {}
+        self._tls = TLSContexts()
+        self._targets: dict[object, tuple[Pool[_Connection], bytes, bytes]] = {}
+
+    def _target(self, url: str, tls: ProviderTLS | None) -> tuple[Pool[_Connection], bytes, bytes]:
+        cache_key: object = url if tls is None else (url, tls)
+        hit = self._targets.get(cache_key)
         if hit is not None:
             return hit
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UpstreamConnectionError(f"unsupported upstream URL: {url!r}")
-        tls = parts.scheme == "https"
-        port = parts.port or (443 if tls else 80)
-        key = (parts.scheme, parts.hostname, port)
+        secure = parts.scheme == "https"
+        host = parts.hostname
+        try:
+            port = parts.port or (443 if secure else 80)
+        except ValueError:
+            raise UpstreamConnectionError(f"bad port in upstream URL: {url!r}") from None
+        if tls is None:
+            tls = self._origin_tls.get((parts.scheme, host, port))
+        key = (parts.scheme, host, port, tls)
         pool = self._pools.get(key)
         if pool is None:
-            ctx = None
-            if tls:
-                if self._ssl is None:
-                    self._ssl = ssl.create_default_context()
-                ctx = self._ssl
-            pool = self._pools[key] = _Pool(parts.hostname, port, ctx, self._max_idle)
+            try:
+                proxy = self.proxies.for_origin(parts.scheme, host, port)
+                ctx = self._tls.get(tls) if secure else None
+            except (OSError, ValueError) as exc:
+                raise UpstreamConnectionError(f"TLS settings for {host}: {exc}") from None
+            pool = self._pools[key] = Pool(
+                host, port, ctx, proxy, self.limits,
+                lambda p: _Connection(p, self.limits),
+            )
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        default_port = port == (443 if tls else 80)
-        host = parts.hostname if default_port else f"{parts.hostname}:{port}"
+        default_port = port == (443 if secure else 80)
+        authority = f"[{host}]" if ":" in host else host
+        if not default_port:
+            authority = f"{authority}:{port}"
+        if pool.proxy is not None and not secure:
+            path = f"http://{authority}{path}"  # absolute form: the proxy forwards it
+        entry = (pool, path.encode(), authority.encode())
         if len(self._targets) < 10_000:
-            self._targets[url] = (pool, path.encode(), host.encode())
-        return pool, path.encode(), host.encode()
+            self._targets[cache_key] = entry
+        return entry
 
     async def request(
         self, method: str, url: str, headers: dict[str, str], body: bytes,
-        connect_timeout: float,
+        connect_timeout: float, tls: ProviderTLS | None = None,
     ) -> Response:
         """Send the request; returns once the status line and headers have arrived."""
-        pool, path, host = self._target(url)
+        pool, path, host = self._target(url, tls)
         head = [method.encode(), b" ", path, b" HTTP/1.1\r\nhost: ", host,
                 b"\r\naccept-encoding: identity\r\ncontent-length: ", str(len(body)).encode(),
                 b"\r\n"]
+        if pool.proxy is not None and pool.ssl is None and pool.proxy.authorization:
+            head += [b"proxy-authorization: ", pool.proxy.authorization.encode(), b"\r\n"]
         for name, value in headers.items():
             head += [name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
         head.append(b"\r\n")
         payload = b"".join(head) + body
-        for _ in range(2):
-            conn = pool.take()
-            fresh = conn is None
-            if conn is None:
-                conn = await self._connect(pool, connect_timeout)
-            loop = asyncio.get_running_loop()
-            resp = Response(conn, loop)
+        loop = asyncio.get_running_loop()
+        conn = pool.take_idle() or await pool.acquire(connect_timeout)
+        for last_try in (False, True):
+            reused = conn.uses > 0
+            conn.uses += 1
+            resp = Response(conn, loop, self.limits)
             conn.response = resp
             assert conn.transport is not None
-            conn.transport.write(payload)
             try:
+                conn.transport.write(payload)
                 await resp.headers_ready
-            except UpstreamConnectionError:
-                # a pooled connection the server had closed while idle: retry once, fresh
+            except UpstreamConnectionError as exc:
                 conn.response = None
                 conn.abort()
-                if fresh:
-                    raise
-                continue
+                if reused and not last_try and exc.kind == "reset" and not resp.seen_bytes:
+                    # a pooled connection the server had closed while idle: once more, fresh
+                    conn = await pool.acquire(connect_timeout, fresh=True)
+                    continue
+                raise
             except BaseException:
                 conn.response = None
                 conn.abort()
                 raise
             return resp
-        raise UpstreamConnectionError("upstream closed the connection before answering", "reset")
-
-    async def _connect(self, pool: _Pool, timeout: float) -> _Connection:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(pool), pool.host, pool.port, ssl=pool.ssl,
-                    server_hostname=pool.host if pool.ssl else None,
-                )
-        except TimeoutError:
-            raise UpstreamConnectionError(
-                f"connecting to {pool.host}:{pool.port} timed out after {timeout:g} s") from None
-        except OSError as exc:
-            raise UpstreamConnectionError(
-                f"cannot connect to {pool.host}:{pool.port}: {exc.strerror or exc}") from None
-        return conn
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         for pool in self._pools.values():
-            while pool.idle:
-                pool.idle.pop().abort()
+            pool.close()
         self._pools.clear()
         self._targets.clear()

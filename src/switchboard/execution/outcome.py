@@ -58,3 +58,4 @@ class Outcome:
     annotated: bool = False
     error: GatewayError | None = None
     finished_choices: set[int] = field(default_factory=set)  # choice indexes already finished
+    usage_anomalies: list[str] = field(default_factory=list)  # what clamping cut

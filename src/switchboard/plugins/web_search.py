@@ -7,6 +7,7 @@ to the client as `url_citation` annotations, as OpenRouter returns them.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from switchboard.config import WebSearchConf
 from switchboard.execution.http1 import HTTP1Client
 
 DEFAULT_RESULTS = 5
-_TIMEOUT_S = 10.0
+DEADLINE_S = 15.0  # the whole search; past it the answer goes on without results
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +91,18 @@ class WebSearch:
         self.conf = conf
         self.engine = ENGINES[conf.engine]
         self.client = client
+        self.deadline_s = DEADLINE_S
 
     async def search(self, query: str, max_results: int = DEFAULT_RESULTS) -> list[SearchResult]:
         base = (self.conf.base_url or self.engine.default_url).rstrip("/")
         method, url, headers, body = self.engine.request(base, query, self.conf.api_key,
                                                          max_results)
-        resp = await self.client.request(method, url, headers, body, _TIMEOUT_S)
-        try:
-            data = await resp.read()
-        finally:
-            resp.release()
+        async with asyncio.timeout(self.deadline_s):
+            resp = await self.client.request(method, url, headers, body, self.deadline_s)
+            try:
+                data = await resp.read()
+            finally:
+                resp.release()
         if resp.status != 200:
             raise RuntimeError(f"{self.conf.engine} search answered HTTP {resp.status}")
         return self.engine.results(orjson.loads(data))[:max_results]

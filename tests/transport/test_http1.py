@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 
 from switchboard.execution.http1 import HTTP1Client, UpstreamConnectionError
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+from tests.transport.conftest import Handler, read_request
+from tests.transport.conftest import serve as serve_port
 
 
 async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await serve_port(handler)
     return server, f"http://127.0.0.1:{port}/v1/chat"
-
-
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return head + await reader.readexactly(length)
 
 
 async def test_content_length_and_keep_alive_reuse() -> None:
@@ -75,7 +64,7 @@ async def test_chunked_stream_arrives_in_pieces() -> None:
     server.close()
 
 
-async def test_cut_mid_response_raises_connection_reset() -> None:
+async def test_cut_mid_response_raises_a_reset() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
@@ -85,8 +74,9 @@ async def test_cut_mid_response_raises_connection_reset() -> None:
     server, url = await serve(handler)
     client = HTTP1Client()
     resp = await client.request("POST", url, {}, b"", 2)
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(UpstreamConnectionError) as info:
         await resp.read()
+    assert info.value.kind == "reset"
     await client.close()
     server.close()
 
@@ -108,24 +98,50 @@ async def test_close_delimited_body_ends_normally() -> None:
 
 
 async def test_stale_pooled_connection_is_retried_on_a_fresh_one() -> None:
-    served = 0
+    """The server promised keep-alive but drops the idle socket only once the next request
+    is on it (as a NAT or a restarted upstream does): the client must retry, fresh."""
+    per_connection: list[int] = []
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal served
-        await read_request(reader)
-        served += 1
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-        await writer.drain()
-        writer.close()  # keep-alive promised, but the server closes while idle
+        per_connection.append(0)
+        mine = len(per_connection) - 1
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            per_connection[mine] += 1
+            if mine == 0 and per_connection[mine] == 2:
+                writer.transport.abort()  # the second request on the first socket: dropped
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
 
     server, url = await serve(handler)
     client = HTTP1Client()
     for _ in range(2):
         resp = await client.request("POST", url, {}, b"", 2)
-        assert await resp.read() == b"ok"
+        assert resp.status == 200 and await resp.read() == b"ok"
         resp.release()
-        await asyncio.sleep(0.05)
-    assert served == 2
+    assert per_connection == [2, 1]  # the second request reached the stale socket, then a new one
+    await client.close()
+    server.close()
+
+
+async def test_a_fresh_connection_dropped_before_answering_is_not_retried() -> None:
+    seen = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal seen
+        await read_request(reader)
+        seen += 1
+        writer.transport.abort()
+
+    server, url = await serve(handler)
+    client = HTTP1Client()
+    with pytest.raises(UpstreamConnectionError) as info:
+        await client.request("POST", url, {}, b"", 2)
+    assert info.value.kind == "reset" and seen == 1  # a new socket proves nothing was stale
     await client.close()
     server.close()
 
