@@ -266,3 +266,15 @@ def test_claude_code_model_names_find_their_catalog_model(claude: anthropic.Anth
     assert msg.model == fixed_model("anthropic")
     _, _, sent = only_hit(upstream, ANTHROPIC.prefix)
     assert sent["model"] == ANTHROPIC.model
+
+
+def test_a_stream_cut_after_content_ends_with_an_error_event(
+        claude: anthropic.Anthropic, upstream: MockUpstream) -> None:
+    upstream.script(OPENAI.prefix, Reply(sse=openai_stream(["Hel", "lo", "!"]), cut_after=3))
+    seen: list[str] = []
+    with pytest.raises(anthropic.APIStatusError), claude.messages.stream(
+            model=fixed_model("openai"), max_tokens=20,
+            messages=[{"role": "user", "content": "hi"}]) as s:
+        for event in s:
+            seen.append(event.type)
+    assert "content_block_delta" in seen and "message_stop" not in seen

@@ -207,3 +207,18 @@ def test_openrouter_only_fields_never_reach_an_openai_upstream(
                     "trace": {"trace_id": "t"}, "cache_control": {"type": "ephemeral"}})
     _, _, sent = only_hit(upstream, OPENAI.prefix)
     assert not {"debug", "session_id", "trace", "cache_control"} & set(sent)
+
+
+def test_a_stream_cut_after_content_ends_with_response_failed(
+        gw_client: Client, upstream: MockUpstream) -> None:
+    upstream.script(OPENAI.prefix, Reply(sse=openai_stream(["Hel", "lo", "!"]), cut_after=3))
+    events = list(gw_client.sdk.responses.create(model=fixed_model("openai"), input="hi",
+                                                 stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert "response.output_text.delta" in kinds
+    assert kinds[-2:] == ["error", "response.failed"]
+    assert events[-1].response.status == "failed"
+    assert b"[DONE]" not in gw_client.raw
+    for data in sse_data(gw_client.raw):
+        validate_event(json.loads(data))

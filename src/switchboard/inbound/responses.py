@@ -508,10 +508,12 @@ class ResponsesStream:
         code = str((error.get("metadata") or {}).get("error_type") or error.get("code")
                    or "server_error")
         message = str(error.get("message") or "upstream error")
+        # the Response object's error code is a closed set; the event carries ours
+        closed = "rate_limit_exceeded" if code == "rate_limit_exceeded" else "server_error"
         failed = self.env.response(self.id, self.model, self.created, "failed",
                                    sorted(self.output, key=self._position),
                                    _usage(self.usage), None,
-                                   {"code": code, "message": message})
+                                   {"code": closed, "message": message})
         return [self._ev("error", code=code, message=message, param=None),
                 self._ev("response.failed", response=failed)]
 
