@@ -222,3 +222,26 @@ def test_a_stream_cut_after_content_ends_with_response_failed(
     assert b"[DONE]" not in gw_client.raw
     for data in sse_data(gw_client.raw):
         validate_event(json.loads(data))
+
+
+def test_signed_thinking_goes_back_to_anthropic_through_encrypted_content(
+        gw_client: Client, upstream: MockUpstream) -> None:
+    thought = {"type": "thinking", "thinking": "Check Paris.", "signature": "sig-r1"}
+    upstream.script(ANTHROPIC.prefix, Reply(json=anthropic_answer(
+        [thought, {"type": "tool_use", "id": "toolu_2", "name": "get_weather",
+                   "input": {"city": "Paris"}}], "tool_use")))
+    first = gw_client.sdk.responses.create(model=fixed_model("anthropic"), tools=[WEATHER],
+                                           input="Weather in Paris?",
+                                           reasoning={"max_tokens": 1024})  # type: ignore[typeddict-unknown-key]
+    reasoning, call = first.output
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content
+    upstream.reset()
+    upstream.script(ANTHROPIC.prefix, Reply(json=anthropic_answer(
+        [{"type": "text", "text": "Sunny."}], "end_turn")))
+    gw_client.sdk.responses.create(model=fixed_model("anthropic"), tools=[WEATHER], input=[
+        {"role": "user", "content": "Weather in Paris?"},
+        reasoning.model_dump(exclude_none=True), call.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": "toolu_2", "output": "22C"}])
+    _, _, sent = only_hit(upstream, ANTHROPIC.prefix)
+    assert sent["messages"][1]["content"][0] == {"type": "thinking", "thinking": "Check Paris.",
+                                                 "signature": "sig-r1"}
