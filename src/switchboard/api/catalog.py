@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from switchboard.api.model_filters import ModelQuery
+from switchboard.api.model_filters import DEFAULT_LIMIT, ModelQuery
+from switchboard.api.router_listing import router_entries
 from switchboard.billing.pricing import per_token_str
 from switchboard.catalog.types import Endpoint, Model, Pricing
 from switchboard.errors import GatewayError
@@ -77,17 +78,22 @@ def model_entry(m: Model, markup: Decimal, base_url: str) -> dict[str, Any]:
     }
 
 
-def model_listing(req: Request, query: ModelQuery, models: Iterable[Model],
-                  markup: Decimal) -> Response:
-    """OpenRouter's list shape, paged when the query asks: data, total_count, links.next."""
-    page, total = query.select(models)
+def model_listing(req: Request, query: ModelQuery, models: Iterable[Model], markup: Decimal,
+                  extra: list[dict[str, Any]] | None = None) -> Response:
+    """OpenRouter's list shape, paged when the query asks: data, total_count, links.next.
+    `extra` entries (the routers) follow the catalog's models."""
     base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
-    following = None
-    shown = (query.offset or 0) + len(page)
-    if query.limit is not None and shown < total:
-        following = f"{req.path}?offset={shown}&limit={query.limit}"
-    return json_response(200, {"data": [model_entry(m, markup, base) for m in page],
-                               "total_count": total, "links": {"next": following}})
+    everything = [model_entry(m, markup, base) for m in models if query.matches(m)]
+    everything += extra or []
+    data, following = everything, None
+    if query.offset is not None or query.limit is not None:
+        start = query.offset or 0
+        data = everything[start:start + (query.limit or DEFAULT_LIMIT)]
+        shown = start + len(data)
+        if query.limit is not None and shown < len(everything):
+            following = f"{req.path}?offset={shown}&limit={query.limit}"
+    return json_response(200, {"data": data, "total_count": len(everything),
+                               "links": {"next": following}})
 
 
 class CatalogHandler:
@@ -96,12 +102,21 @@ class CatalogHandler:
         self._models_body: bytes | None = None
 
     async def models(self, req: Request) -> Response:
-        return model_listing(req, ModelQuery.parse(req.query),
-                             self.svc.catalog.models.values(), self.svc.settings.markup)
+        query = ModelQuery.parse(req.query)
+        return model_listing(req, query, self.svc.catalog.models.values(),
+                             self.svc.settings.markup, self._routers(query))
+
+    def _routers(self, query: ModelQuery) -> list[dict[str, Any]]:
+        """openrouter/auto and /free, listed (and paged) after the catalog's models."""
+        if not query.lists_routers():
+            return []
+        return [r for r in router_entries(self.svc.catalog, "/api/v1")
+                if query.search in r["id"] or query.search in r["name"].lower()]
 
     async def models_count(self, req: Request) -> Response:
         query = ModelQuery.parse(req.query)
         count = sum(1 for m in self.svc.catalog.models.values() if query.matches(m))
+        count += len(self._routers(query))
         return json_response(200, {"data": {"count": count}})
 
     async def models_user(self, req: Request) -> Response:

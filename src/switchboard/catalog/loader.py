@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from importlib import resources
 
@@ -19,6 +20,7 @@ from switchboard.catalog.types import (
 from switchboard.config import ConfigError, FileConf, ModelConf, ProviderConf, _line_of, parse_text
 
 
+@functools.cache
 def _shipped(name: str) -> FileConf:
     text = resources.files("switchboard.catalog").joinpath("data", name).read_text("utf-8")
     return parse_text(text, f"<built-in {name}>")[0]
@@ -118,14 +120,13 @@ def build_catalog(
 
     providers: dict[str, ProviderConf] = {}
     models: dict[str, ModelConf] = {}
-    candidates: list[str] = []
     for layer in layers:
         for p in layer.providers:
             providers[p.name] = p  # the user's entry replaces the shipped one
         for m in layer.models:
             models[m.id] = m
-        if layer.auto_router.candidates:
-            candidates = list(layer.auto_router.candidates)
+    # The per-task table applies to whatever models exist, built-in catalog or not.
+    tasks = {**_shipped("catalog.yaml").auto_router.tasks, **user.auto_router.tasks}
 
     for i, m in enumerate(user.models):
         for j, e in enumerate(m.endpoints):
@@ -143,5 +144,6 @@ def build_catalog(
     return Catalog(
         providers={name: _provider(p) for name, p in providers.items()},
         models=runtime_models,
-        auto_candidates=tuple(c for c in candidates if c in runtime_models),
+        auto_candidates=tuple(c for c in user.auto_router.candidates if c in runtime_models),
+        auto_tasks={t: tuple(ids) for t, ids in tasks.items()},
     )

@@ -124,7 +124,9 @@ class Model:
 class Catalog:
     providers: dict[str, ProviderInfo]
     models: dict[str, Model]
-    auto_candidates: tuple[str, ...] = ()
+    auto_candidates: tuple[str, ...] = ()  # the config's auto_router.candidates
+    # task (routing/classifier.py) -> model ids, best first: the auto router's default ranking
+    auto_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def model(self, model_id: str) -> Model | None:
         return self.models.get(model_id)

@@ -13,12 +13,13 @@ import random
 import secrets
 import string
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from switchboard.api.chat_request import ChatRequest, parse_chat_request
+from switchboard.api.routing_facts import routing_facts, uses_router
 from switchboard.billing.ledger import Ledger
 from switchboard.billing.pricing import to_pico, usd_str
 from switchboard.catalog.types import Catalog
@@ -32,6 +33,7 @@ from switchboard.execution.outcome import Outcome
 from switchboard.execution.shaping import shape_completion, to_text_completion
 from switchboard.limits.limiter import Limiter
 from switchboard.plugins.web_search import citations, query_of, with_results
+from switchboard.routing.auto import SessionModels
 from switchboard.routing.planner import Plan, RouteRequest, plan_route
 from switchboard.routing.preferences import parse_preferences
 from switchboard.store.repo import KeyRecord
@@ -127,6 +129,7 @@ class ChatService:
     keepalive_first_s: float = 2.0
     keepalive_every_s: float = 3.0
     _plan_cache: dict[tuple[Any, ...], Plan] = field(default_factory=dict)
+    auto_sessions: SessionModels = field(default_factory=SessionModels)  # openrouter/auto picks
 
     @property
     def dialects(self) -> Dialects:
@@ -136,7 +139,7 @@ class ChatService:
         raw = legacy_to_chat(call.body) if call.legacy else call.body
         creq = parse_chat_request(raw)
         images = count_images(creq.messages)
-        plan = self._plan(creq, call.key, images)
+        plan = self._plan(creq, call.key, images, call.headers)
         body = apply_middle_out(creq.body, creq.messages, creq.transforms,
                                 plan.attempts[0].endpoint.context_length, creq.max_tokens)
         web = plan.web_search or creq.web_plugin
@@ -148,6 +151,7 @@ class ChatService:
         await self.ledger.hold(gen_id, call.key, bounds.amount)
         outcome = Outcome(gen_id, time.monotonic(), int(time.time()), creq.stream)
         outcome.images = images
+        outcome.auto_choice = plan.auto_choice
         life = RequestLife(outcome, RequestMeta(call.key, creq, body, call.headers, call.legacy),
                            bounds, self.accountant)
         try:
@@ -169,7 +173,8 @@ class ChatService:
 
     # -- planning and money ----------------------------------------------------------
 
-    def _plan(self, creq: ChatRequest, key: KeyRecord, images: int) -> Plan:
+    def _plan(self, creq: ChatRequest, key: KeyRecord, images: int,
+              headers: Mapping[str, str]) -> Plan:
         needs = set()
         if images:
             needs.add("image")
@@ -179,8 +184,10 @@ class ChatService:
         snapshot = self.health.snapshot()
         # A model served by one endpoint, with no routing fields, plans the same way every
         # time while that endpoint is healthy: reuse the plan instead of re-running filters.
+        facts = routing_facts(creq, key.account_id, headers, images, self.auto_sessions)
         cache_key = None
-        if creq.provider is None and not creq.models and creq.route is None:
+        if (creq.provider is None and not creq.models and creq.route is None
+                and creq.transforms is None and not uses_router(creq)):
             cache_key = (creq.model, creq.used_parameters, policy, frozenset(needs))
             cached = self._plan_cache.get(cache_key)
             if cached is not None:
@@ -192,11 +199,13 @@ class ChatService:
             model=creq.model, models=creq.models, route=creq.route,
             preferences=parse_preferences(creq.provider),
             used_parameters=creq.used_parameters,
-            prompt_tokens=0,  # context fit is handled by middle-out or the upstream's own 400
+            prompt_tokens=facts.prompt_tokens, context_strict=facts.context_strict,
             account_data_collection=policy,
-            needs=frozenset(needs),
+            needs=frozenset(needs), auto=facts.auto,
         )
         plan = plan_route(self.catalog, route, snapshot, self.rng, self.markup)
+        if plan.auto_choice is not None:
+            self.auto_sessions.remember(facts.session, plan.auto_choice.model)
         if (plan.web_search or creq.web_plugin) and self.web is None:
             raise GatewayError(400, "web search (:online, plugins: web) needs a web_search "
                                "engine in the config", "bad_request", {"field": "plugins"})
