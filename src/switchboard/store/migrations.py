@@ -87,6 +87,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE generations ADD COLUMN request_id TEXT",
     ]),
     (3, [
+        # hold leases: the owning instance renews them; a dead instance's expire
+        "ALTER TABLE holds ADD COLUMN owner TEXT",
+        "ALTER TABLE holds ADD COLUMN lease_until DOUBLE PRECISION",
+        "CREATE INDEX holds_owner ON holds(owner)",
+        # the root key from SWITCHBOARD_ADMIN_KEY lives while an instance renews it
+        "ALTER TABLE api_keys ADD COLUMN lease_until DOUBLE PRECISION",
+        # the content purge reads only rows that still hold content, however long the history
+        "CREATE INDEX generations_with_content ON generations(created_at) "
+        "WHERE prompt_content IS NOT NULL OR completion_content IS NOT NULL",
+    ]),
+    (4, [
         # presets: stored model(s), provider preferences, system prompt and parameters, used
         # as "model": "@preset/<slug>"; every change is a new version, one designated
         """CREATE TABLE presets (
