@@ -23,8 +23,8 @@ from switchboard.api.generations import GenerationsHandler
 from switchboard.api.keys import KeysHandler
 from switchboard.api.messages import MessagesHandler
 from switchboard.api.money import MoneyHandler
-from switchboard.api.presets import PresetsHandler
 from switchboard.api.openapi import OpenAPIHandler
+from switchboard.api.presets import PresetsHandler
 from switchboard.api.responses import ResponsesHandler
 from switchboard.billing.ledger import Ledger
 from switchboard.console.serve import ConsoleHandler
@@ -45,8 +45,8 @@ from switchboard.routing.health_redis import RedisHealthTracker
 from switchboard.settings import Settings
 from switchboard.store import db as dbmod
 from switchboard.store import migrations, root_keys
-from switchboard.store.presets import PresetStore
 from switchboard.store.account_settings import AccountSettings, effective_settings
+from switchboard.store.presets import PresetStore
 from switchboard.store.queries import purge_account_content
 from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key
 from switchboard.web import Receive, Request, Scope, Send, StreamResponse, error_response
