@@ -318,13 +318,13 @@ providers:
     api: openai
     base_url: {mock_url}/alpha/v1
     api_key: sk-alpha
-    timeouts: {{connect: 2, first_token: 2, idle: 2}}
+    timeouts: {{connect: 2, first_token: 2, idle: 2, total: 2}}
   - name: beta
     display_name: Beta
     api: openai
     base_url: {mock_url}/beta/v1
     api_key: sk-beta
-    timeouts: {{connect: 2, first_token: 2, idle: 2}}
+    timeouts: {{connect: 2, first_token: 2, idle: 2, total: 2}}
 models:
   - id: test/gpt
     name: Test GPT

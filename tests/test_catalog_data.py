@@ -74,6 +74,7 @@ EXTRA_MODEL_IDS = [
     "meta-llama/llama-3.1-8b-instruct",
     "qwen/qwen-2.5-7b-instruct",
     "anthropic/claude-sonnet-4.6:beta",
+    "anthropic/claude-sonnet-4.6:1m",
 ]
 
 # The seed's "价格速查(2026,含中间费)" table: USD per million tokens, fee included.
@@ -166,7 +167,9 @@ KNOWN_PARAMETERS = {
 
 
 def dec(value: Any) -> Decimal:
-    return Decimal(str(value))
+    """A catalog price: a number, or a ratio such as "0.36/1.1" (the seed's price less the fee)."""
+    num, _, den = str(value).partition("/")
+    return Decimal(num) / Decimal(den or 1)
 
 
 def with_fee(cost: Any) -> Decimal:
@@ -272,9 +275,10 @@ def test_every_endpoint_is_well_formed(models: dict[str, Any], providers: dict[s
             assert "max_tokens" in e["supported_parameters"], where
             for key, value in e["pricing"].items():
                 assert dec(value) >= 0, f"{where}: {key}"
-                assert dec(value) == dec(value).quantize(Decimal("0.000001")), (
-                    f"{where}: {key} too precise"
-                )
+                for part in str(value).split("/"):
+                    assert dec(part) == dec(part).quantize(Decimal("0.000001")), (
+                        f"{where}: {key} too precise"
+                    )
 
 
 def test_anthropic_endpoints_do_not_claim_openai_only_parameters(models: dict[str, Any]) -> None:
@@ -347,26 +351,31 @@ def test_variants_share_their_base_models_upstream(models: dict[str, Any]) -> No
     pairs = [
         ("anthropic/claude-sonnet-4.6:beta", "anthropic/claude-sonnet-4.6"),
         ("anthropic/claude-opus-4.7:1m", "anthropic/claude-opus-4.7"),
+        ("anthropic/claude-sonnet-4.6:1m", "anthropic/claude-sonnet-4.6"),
         ("meta-llama/llama-3.3-70b", "meta-llama/llama-3.3-70b-instruct"),
     ]
     for variant, base in pairs:
-        assert models[variant]["endpoints"][0]["model"] == models[base]["endpoints"][0]["model"]
+        # `[1m]`: the Anthropic dialect's marker for the long-context beta header
+        upstream = models[variant]["endpoints"][0]["model"].removesuffix("[1m]")
+        assert upstream == models[base]["endpoints"][0]["model"]
     assert models["anthropic/claude-opus-4.7:1m"]["context_length"] == 1_000_000
+    assert models["anthropic/claude-sonnet-4.6:1m"]["context_length"] == 1_000_000
     assert (
         models["meta-llama/llama-3.3-70b"]["endpoints"]
         == models["meta-llama/llama-3.3-70b-instruct"]["endpoints"]
     )
 
 
-def test_auto_router_candidates_exist(catalog: dict[str, Any], models: dict[str, Any]) -> None:
-    candidates = catalog["auto_router"]["candidates"]
-    assert candidates[:3] == [
-        "anthropic/claude-sonnet-4.6",
-        "openai/gpt-5-mini",
-        "google/gemini-2.5-flash",
-    ]
-    for c in candidates:
-        assert c in models and not c.endswith(":free"), c
+def test_auto_router_table_names_catalog_models(
+    catalog: dict[str, Any], models: dict[str, Any]
+) -> None:
+    from switchboard.routing.classifier import TASKS
+
+    tasks = catalog["auto_router"]["tasks"]
+    assert set(tasks) == set(TASKS)
+    for task, ids in tasks.items():
+        for c in ids:
+            assert c in models and not c.endswith(":free"), (task, c)
 
 
 def test_supported_parameters_agree_with_what_each_dialect_translates() -> None:

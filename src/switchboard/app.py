@@ -22,8 +22,10 @@ from switchboard.api.money import MoneyHandler
 from switchboard.api.responses import ResponsesHandler
 from switchboard.billing.ledger import Ledger
 from switchboard.dialects.registry import Dialects
-from switchboard.errors import GatewayError
+from switchboard.errors import ClientGone, GatewayError
+from switchboard.execution.accounting import Accountant
 from switchboard.execution.executor import Executor
+from switchboard.execution.service import ChatService
 from switchboard.execution.upstream import UpstreamClient
 from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
 from switchboard.observability.context import RequestContext
@@ -56,6 +58,7 @@ class Services:
     auth: Authenticator
     redis: Any = None
     web: Any = None  # the web plugin, when the config names a search engine
+    chat: ChatService = None  # type: ignore[assignment]  # set right after construction
     rng: random.Random = field(default_factory=random.Random)
     keepalive_first_s: float = 2.0
     keepalive_every_s: float = 3.0
@@ -193,6 +196,15 @@ class SwitchboardApp:
             from switchboard.plugins.web_search import WebSearch
 
             svc.web = WebSearch(s.file.web_search, self.upstream.http)
+        svc.chat = ChatService(
+            catalog=s.catalog, markup=s.markup, ledger=ledger, limiter=svc.limiter,
+            health=health, executor=svc.executor,
+            accountant=Accountant(ledger, health, s.markup, s.file.web_search,
+                                  lambda _account: s.file.logging.store_content,
+                                  self.observer),
+            account_policy=svc.account_policy, web=svc.web, web_conf=s.file.web_search,
+            rng=svc.rng, keepalive_first_s=svc.keepalive_first_s,
+            keepalive_every_s=svc.keepalive_every_s)
         await svc.refresh_accounts()
         self.svc = svc
         self._routes(svc)
@@ -313,6 +325,10 @@ class SwitchboardApp:
                 self._inflight -= 1
                 status = 499
                 raise
+            if response is None:
+                self._inflight -= 1
+                status = 499
+                return
             status = response.status
             response.headers.append((b"x-request-id", ctx.request_id.encode()))
             streamed = isinstance(response, StreamResponse)
@@ -346,6 +362,8 @@ class SwitchboardApp:
         except GatewayError as err:
             self.observer.rejected(ctx, err.status, err.error_type or "error", err.message)
             return error_response(err)
+        except ClientGone:
+            return None  # the client left before a response started: nothing to send
         except asyncio.CancelledError:
             raise
         except Exception:

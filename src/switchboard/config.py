@@ -37,6 +37,7 @@ class TimeoutsConf(_Strict):
     connect: float = Field(5.0, gt=0)
     first_token: float = Field(60.0, gt=0)
     idle: float = Field(60.0, gt=0)
+    total: float = Field(600.0, gt=0)  # a non-streaming call, body included
 
 
 class RetriesConf(_Strict):
@@ -118,6 +119,19 @@ class PricingConf(_Strict):
     internal_reasoning: Decimal | None = Field(None, ge=0)
     web_search: Decimal = Field(Decimal(0), ge=0)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _ratio(cls, v: Any) -> Any:
+        """`"0.36/1.1"`: a price whose marked-up value must come out exact (the seed's list
+        price less the 10 % fee), which no finite decimal can state."""
+        if isinstance(v, str) and "/" in v:
+            num, _, den = v.partition("/")
+            try:
+                return Decimal(num.strip()) / Decimal(den.strip())
+            except (ArithmeticError, ValueError) as exc:
+                raise ValueError("must be a number or a ratio like 0.36/1.1") from exc
+        return v
+
 
 class EndpointConf(_Strict):
     provider: str
@@ -143,6 +157,7 @@ class ModelConf(_Strict):
     hugging_face_id: str | None = None
     is_moderated: bool = False
     default_parameters: dict[str, Any] = {}
+    timeout_s: float | None = Field(None, gt=0)  # overrides the providers' timeouts.total
     categories: list[str] = []  # OpenRouter's use-case categories (GET /models?category=)
     endpoints: list[EndpointConf] = Field(min_length=1)
 
@@ -174,6 +189,7 @@ class TracingConf(_Strict):
 
 class AutoRouterConf(_Strict):
     candidates: list[str] = []
+    tasks: dict[str, list[str]] = {}  # task -> model ids, best first (routing/classifier.py)
 
 
 class WebSearchConf(_Strict):

@@ -30,3 +30,7 @@ class GatewayError(Exception):
 def bad_request(message: str, field_name: str | None = None) -> GatewayError:
     meta = {"field": field_name} if field_name else {}
     return GatewayError(400, message, "bad_request", meta)
+
+
+class ClientGone(Exception):
+    """The client disconnected before a response started: nothing is left to send."""

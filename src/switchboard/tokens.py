@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
 _PER_MESSAGE = 4
 _IMAGE_TOKENS = 1000
 
@@ -57,6 +59,50 @@ def prompt_tokens(messages: list[Any], tools: Any = None) -> int:
     return total
 
 
+# Per image, an upper bound over the providers' own formulas (OpenAI high detail tops out
+# near 1,500 tokens, Claude near 1,600, Gemini at 258 per tile).
+_IMAGE_CAP = 2_000
+
+
+def _bytes(text: str) -> int:
+    # a token is at least one byte in every byte-level tokenizer: UTF-8 length bounds
+    # the count for every script
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _part_bytes(part: Any) -> tuple[int, int]:
+    """(bytes, images) of one content part, counting file and audio payloads whole."""
+    if not isinstance(part, dict):
+        return _bytes(str(part)), 0
+    kind = part.get("type")
+    if kind in ("image_url", "input_image", "image"):
+        return 0, 1
+    if kind == "text":
+        return _bytes(str(part.get("text", ""))), 0
+    # file, input_audio and anything newer: every string inside may reach the model
+    return _bytes(orjson.dumps(part).decode()), 0
+
+
 def conservative_prompt_tokens(messages: list[Any], tools: Any = None) -> int:
-    """An over-estimate for the spending hold: real tokenizers rarely exceed this."""
-    return math.ceil(prompt_tokens(messages, tools) * 1.25) + 16
+    """An upper bound on prompt tokens for the spending hold, whatever the script or part."""
+    total = 16
+    for m in messages:
+        if not isinstance(m, dict):
+            total += _bytes(str(m))
+            continue
+        total += 8
+        content = m.get("content")
+        if isinstance(content, str):
+            total += _bytes(content)
+        elif isinstance(content, list):
+            for part in content:
+                size, images = _part_bytes(part)
+                total += size + images * _IMAGE_CAP
+        elif content is not None:
+            total += _bytes(orjson.dumps(content).decode())
+        for k, v in m.items():
+            if k not in ("content", "role"):
+                total += _bytes(orjson.dumps(v).decode()) if not isinstance(v, str) else _bytes(v)
+    if tools:
+        total += _bytes(orjson.dumps(tools).decode())
+    return total

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from switchboard.errors import GatewayError
+from switchboard.errors import ClientGone, GatewayError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -60,7 +60,7 @@ class Request:
         while True:
             msg = await self.receive()
             if msg["type"] == "http.disconnect":
-                raise asyncio.CancelledError
+                raise ClientGone
             part = msg.get("body", b"")
             size += len(part)
             if size > limit:
@@ -104,13 +104,21 @@ class StreamResponse:
     disconnect: asyncio.Future[None] | None = None  # an already-running disconnect watcher
 
     async def send(self, send: Send, receive: Receive) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status,
-                "headers": [*SSE_HEADERS, *self.headers],
-            }
-        )
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status,
+                    "headers": [*SSE_HEADERS, *self.headers],
+                }
+            )
+        except BaseException:
+            aclose = getattr(self.events, "aclose", None)
+            if aclose is not None:
+                await aclose()  # the producer never ran: let it release what it holds
+            if self.disconnect is not None:
+                self.disconnect.cancel()
+            raise
         producer = asyncio.ensure_future(self._pump(send))
         watcher = self.disconnect or asyncio.ensure_future(wait_disconnect(receive))
         try:

@@ -14,7 +14,8 @@ def _ids(stdout: str) -> set[str]:
 def test_models_lists_ids_context_and_prices_per_million(cli: Cli) -> None:
     r = cli("models")
     assert r.exit_code == 0, r.output
-    assert _ids(r.stdout) == {"test/gpt", "switchboard/echo", "switchboard/lorem"}
+    assert _ids(r.stdout) == {"test/gpt", "switchboard/echo", "switchboard/lorem",
+                              "openrouter/auto"}
     row = next(line for line in r.stdout.splitlines() if line.startswith("test/gpt"))
     # alpha is the top endpoint: 0.15 and 0.6 per million, plus the 10 % markup
     assert row.split()[1:] == ["128,000", "$0.165", "$0.66"]

@@ -39,7 +39,7 @@ PARAMETERS = {
     "c": ["temperature", "max_tokens", "seed", "tools", "tool_choice"],
     "d": ["temperature", "max_tokens"],
 }
-FAST = {"connect": 1, "first_token": 1, "idle": 1}
+FAST = {"connect": 1, "first_token": 1, "idle": 1, "total": 1}
 BACKOFF_MIN_S = 0.2  # retry_policy.BACKOFF_S: the jittered wait before retrying the last endpoint
 BACKOFF_MAX_S = 0.5
 USER = [{"role": "user", "content": "hello"}]
@@ -102,8 +102,9 @@ def reset_gateway(gw: GatewayServer) -> None:
     """Forget endpoint health and restore keep-alive timing (tests lower it)."""
     svc = gw.app.svc
     assert svc is not None
-    svc.health = svc.executor.health = HealthTracker()
-    svc.keepalive_first_s, svc.keepalive_every_s = 2.0, 3.0
+    svc.health = svc.executor.health = svc.chat.health = HealthTracker()
+    svc.chat.accountant.health = svc.health
+    svc.chat.keepalive_first_s, svc.chat.keepalive_every_s = 2.0, 3.0
 
 
 # -- replies ---------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def _ids(gw: GatewayServer, **params: str) -> list[str]:
 
 
 def test_models_default_lists_text_output_only(gw: GatewayServer) -> None:
-    assert _ids(gw) == ["acme/chat", "acme/plain", "acme/trained", "acme/chat:free"]
+    assert _ids(gw) == ["acme/chat", "acme/plain", "acme/trained", "acme/chat:free",
+                        "openrouter/auto", "openrouter/free"]
     assert "acme/embed" in _ids(gw, output_modalities="all")
     assert _ids(gw, output_modalities="embeddings") == ["acme/embed"]
 
@@ -83,14 +84,15 @@ def test_models_paging_with_the_official_sdk(gw: GatewayServer, mock: MockUpstre
     r = gw.http.get("/models", params={"limit": 2, "offset": 1})
     body = r.json()
     assert [m["id"] for m in body["data"]] == ["acme/plain", "acme/trained"]
-    assert body["total_count"] == 4
+    assert body["total_count"] == 6  # the catalog's four, then openrouter/auto and /free
     seen: list[str] = []
     with sdk(gw, "unused") as client:
         page = client.models.list(limit=3)
         while page is not None:  # the SDK stops at the first short page
             seen += [m.id for m in page.result.data]
             page = page.next()
-    assert seen == ["acme/chat", "acme/plain", "acme/trained", "acme/chat:free"]
+    assert seen == ["acme/chat", "acme/plain", "acme/trained", "acme/chat:free",
+                    "openrouter/auto", "openrouter/free"]
 
 
 @pytest.mark.parametrize(("params", "field"), [
@@ -114,11 +116,11 @@ def test_one_model_and_count(gw: GatewayServer) -> None:
     assert gw.http.get("/model/acme/nope").status_code == 404
     r = gw.http.get("/models/count")
     validate(r.json(), response_schema("/models/count"))
-    assert r.json() == {"data": {"count": 4}}
+    assert r.json() == {"data": {"count": 6}}  # openrouter/auto and /free included
     assert gw.http.get("/models/count", params={"output_modalities": "all"}).json()[
-        "data"]["count"] == 5
+        "data"]["count"] == 7
     with sdk(gw, "unused") as client:
-        assert client.models.count().data.count == 4
+        assert client.models.count().data.count == 6
         assert client.models.get(author="acme", slug="chat").data.id == "acme/chat"
 
 

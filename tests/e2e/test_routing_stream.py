@@ -45,7 +45,7 @@ def client(gw: GatewayServer, upstream: MockUpstream) -> RoutingClient:
 def fast_keepalives(gw: GatewayServer) -> None:
     svc = gw.app.svc
     assert svc is not None
-    svc.keepalive_first_s, svc.keepalive_every_s = 0.2, 0.2
+    svc.chat.keepalive_first_s, svc.chat.keepalive_every_s = 0.2, 0.2
 
 
 def assert_clean_stream(s: Streamed, text: str, display: str, model: str = "test/m1") -> None:

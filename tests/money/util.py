@@ -59,7 +59,7 @@ providers:
     api: openai
     base_url: {mock_url}/flaky/v1
     api_key: sk-flaky-upstream-secret
-    timeouts: {{connect: 1, first_token: 0.5, idle: 0.5}}
+    timeouts: {{connect: 1, first_token: 0.5, idle: 0.5, total: 0.5}}
     circuit: {{failures: 1000, cooldown_s: 1}}
   - name: metered
     display_name: Metered

@@ -51,8 +51,9 @@ def test_nothing_meets_the_needs_is_a_404(catalog: Catalog) -> None:
     assert "audio" in info.value.message
 
 
-def test_no_candidates_is_a_404() -> None:
+def test_without_candidates_or_table_every_model_meeting_the_needs_is_a_candidate() -> None:
+    """Regression: with `builtin_catalog: false` the candidate table was empty: every auto
+    request was a 404."""
     base = build_catalog()
-    with pytest.raises(GatewayError) as info:
-        choose_auto_model(Catalog(base.providers, base.models, ()), set(), 10)
-    assert info.value.status == 404
+    ranked = rank_auto_models(Catalog(base.providers, base.models, ()), {"image"}, 10)
+    assert set(ranked) == {GPT5, SONNET}

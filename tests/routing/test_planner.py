@@ -341,9 +341,15 @@ def test_endpoints_too_small_for_the_prompt_are_skipped() -> None:
 
 def test_prompt_too_long_for_every_endpoint() -> None:
     err = refused(GPT5, prompt_tokens=500_000)
-    assert err.status == 404
+    assert (err.status, err.error_type) == (400, "context_length_exceeded")
     assert err.message.startswith(f"no endpoint of '{GPT5}' left after context length")
     assert "500000" in err.message and "400000" in err.message
+
+
+def test_with_compression_possible_endpoints_that_fit_are_only_preferred() -> None:
+    p = plan(LLAMA, prompt_tokens=10_000, context_strict=False, provider={"sort": "price"})
+    assert providers_of(p)[-1] == "cheapo"  # the cheapest, but too small: tried last
+    assert plan(GPT5, prompt_tokens=500_000, context_strict=False).attempts
 
 
 def test_long_prompt_moves_on_to_a_larger_fallback_model() -> None:

@@ -129,6 +129,7 @@ def planned(scenario: Scenario) -> Plan | None:
         assert (err.status, err.error_type) in {
             (404, "no_endpoints"),
             (404, "privacy_restricted"),
+            (400, "context_length_exceeded"),
             (503, "provider_unavailable"),
         }
         return None

@@ -6,7 +6,8 @@ import contextlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from switchboard.api.model_filters import ModelQuery
+from switchboard.api.model_filters import DEFAULT_LIMIT, ModelQuery
+from switchboard.api.router_listing import router_entries
 from switchboard.billing.pricing import per_token_str
 from switchboard.catalog.types import Endpoint, Model, Pricing
 from switchboard.errors import GatewayError
@@ -82,25 +83,38 @@ class CatalogHandler:
         self._models_body: bytes | None = None
 
     def _listing(self, req: Request, models: list[Model],
-                 default_output: str = "text") -> Response:
+                 default_output: str = "text", routers: bool = False) -> Response:
         query = ModelQuery.parse(req.query, default_output)
-        page, total = query.select(models)
         markup = self.svc.settings.markup
         base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
-        data = [model_entry(m, markup, base) for m in page]
+        extra = self._routers(query) if routers else []
+        everything = [model_entry(m, markup, base) for m in models if query.matches(m)] + extra
+        total = len(everything)
+        data = everything
         following = None
-        shown = (query.offset or 0) + len(page)
-        if query.limit is not None and shown < total:
-            following = f"{req.path}?offset={shown}&limit={query.limit}"
+        if query.offset is not None or query.limit is not None:
+            start = query.offset or 0
+            data = everything[start:start + (query.limit or DEFAULT_LIMIT)]
+            shown = start + len(data)
+            if query.limit is not None and shown < total:
+                following = f"{req.path}?offset={shown}&limit={query.limit}"
         return json_response(200, {"data": data, "total_count": total,
                                    "links": {"next": following}})
 
     async def models(self, req: Request) -> Response:
-        return self._listing(req, list(self.svc.catalog.models.values()))
+        return self._listing(req, list(self.svc.catalog.models.values()), routers=True)
+
+    def _routers(self, query: ModelQuery) -> list[dict[str, Any]]:
+        """openrouter/auto and /free, listed (and paged) after the catalog's models."""
+        if not query.lists_routers():
+            return []
+        return [r for r in router_entries(self.svc.catalog, "/api/v1")
+                if query.search in r["id"] or query.search in r["name"].lower()]
 
     async def models_count(self, req: Request) -> Response:
         query = ModelQuery.parse(req.query)
         count = sum(1 for m in self.svc.catalog.models.values() if query.matches(m))
+        count += len(self._routers(query))
         return json_response(200, {"data": {"count": count}})
 
     async def models_user(self, req: Request) -> Response:

@@ -1,7 +1,7 @@
 """Runs a chat body through the chat path for the other inbound APIs (/responses, /messages).
 
 Routing, limits, the hold, settlement and the generation record are the chat endpoint's
-own: the body is handed to the same handler, and its answer comes back as dicts, the
+own: the body goes to the same chat service, and its answer comes back as dicts, the
 completion or the chunks exactly as a chat client would have read them.
 """
 
@@ -11,10 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from switchboard.errors import GatewayError
-from switchboard.web import Receive, Request, Response, StreamResponse
+from switchboard.execution.service import ChatCall
+from switchboard.web import Request
 
 if TYPE_CHECKING:
     import asyncio
@@ -38,66 +36,21 @@ class ChatResult:
         return None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The request's receive channel with `body` as its content; later calls (disconnect
-    watching) go to the real channel."""
-    sent = False
-
-    async def receive_again() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return receive_again
-
-
-def _error_of(response: Response) -> GatewayError:
-    try:
-        err = orjson.loads(response.body)["error"]
-        headers = {k.decode(): v.decode() for k, v in response.headers}
-        return GatewayError(response.status, str(err.get("message")), None,
-                            dict(err.get("metadata") or {}), headers)
-    except Exception:
-        return GatewayError(response.status, "request failed", "internal_error")
-
-
-async def _chunks(events: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any] | None]:
-    try:
-        async for data in events:
-            for frame in data.split(b"\n\n"):
-                if frame.startswith(b":"):
-                    yield None
-                elif frame.startswith(b"data: "):
-                    payload = frame[6:]
-                    if payload == b"[DONE]":
-                        return
-                    yield orjson.loads(payload)
-    finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
+def _with_bearer(req: Request, token: str) -> Request:
+    """`req` as if its key had come as `Authorization: Bearer` (Anthropic's x-api-key)."""
+    scope = dict(req.scope)
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+    scope["headers"].append((b"authorization", f"Bearer {token}".encode("latin-1")))
+    return Request(scope, req.receive)
 
 
 async def run_chat(chat: ChatHandler, req: Request, body: dict[str, Any],
                    token: str | None = None) -> ChatResult:
-    """Run `body` as POST /chat/completions for the caller of `req`; `token` stands in
-    for a key sent another way (Anthropic's x-api-key). Errors before an answer starts
-    raise GatewayError."""
-    scope = dict(req.scope)
-    headers = [(k, v) for k, v in scope["headers"]
-               if k.lower() not in (b"content-length", b"authorization")]
-    if token is None:
-        token = req.bearer()
-    if token:
-        headers.append((b"authorization", f"Bearer {token}".encode("latin-1")))
-    scope["headers"] = headers
-    inner = Request(scope, _replay(orjson.dumps(body), req.receive))
-    response = await chat.chat(inner)
-    if isinstance(response, StreamResponse):
-        return ChatResult(response.headers, events=_chunks(response.events),
-                          disconnect=response.disconnect)
-    if response.status != 200:
-        raise _error_of(response)
-    return ChatResult(response.headers, body=orjson.loads(response.body))
+    """Run `body` through the chat service for the caller of `req`; `token` stands in for a
+    key sent another way (Anthropic's x-api-key). Errors before an answer starts raise
+    GatewayError."""
+    svc = chat.svc
+    key = await svc.auth.inference_key(req if token is None else _with_bearer(req, token))
+    result = await svc.chat.run(ChatCall(key, body, req.headers, req.receive))
+    return ChatResult(result.headers, body=result.body, events=result.events,
+                      disconnect=result.disconnect)

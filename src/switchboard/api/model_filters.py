@@ -72,6 +72,12 @@ class ModelQuery:
         # a parameter counts when some endpoint of the model translates it
         return all(any(supports(e, p) for e in m.endpoints) for p in self.supported_parameters)
 
+    def lists_routers(self) -> bool:
+        """openrouter/auto and /free join a text listing that filters only by name."""
+        text = self.output_modalities is None or "text" in self.output_modalities
+        return (text and not self.input_modalities and not self.supported_parameters
+                and self.category is None)
+
     def select(self, models: Iterable[Model]) -> tuple[list[Model], int]:
         """(the requested page, the number of matches before paging)."""
         found = [m for m in models if self.matches(m)]

@@ -35,9 +35,20 @@ def usd_str(pico: int) -> str:
     return format(d, "f") if d else "0"
 
 
+# Listed prices are rounded to 1e-12 USD per million tokens (1e-6 pico-dollars per token): far
+# below any real price step, and enough to turn a catalog ratio such as 0.36/1.1, held to 28
+# digits, back into the exact 0.36 it was written from.
+_LISTED_STEP = Decimal("1e-12")
+
+
+def listed_per_million(per_million: Decimal, markup: Decimal) -> Decimal:
+    """What the caller sees and pays per million tokens (per unit for images and requests)."""
+    return (per_million * (1 + markup)).quantize(_LISTED_STEP).normalize()
+
+
 def per_token_str(per_million: Decimal, markup: Decimal) -> str:
     """The /models price string: USD per token with the markup, e.g. 3 → "0.0000033"."""
-    d = (per_million * (1 + markup) / MILLION).normalize()
+    d = (listed_per_million(per_million, markup) / MILLION).normalize()
     return format(d, "f") if d else "0"
 
 

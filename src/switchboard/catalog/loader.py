@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from importlib import resources
 
@@ -19,6 +20,7 @@ from switchboard.catalog.types import (
 from switchboard.config import ConfigError, FileConf, ModelConf, ProviderConf, _line_of, parse_text
 
 
+@functools.cache
 def _shipped(name: str) -> FileConf:
     text = resources.files("switchboard.catalog").joinpath("data", name).read_text("utf-8")
     return parse_text(text, f"<built-in {name}>")[0]
@@ -58,7 +60,8 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
         trains_on_data=conf.trains_on_data,
         retains_prompts=conf.retains_prompts,
         region=conf.region,
-        timeouts=Timeouts(conf.timeouts.connect, conf.timeouts.first_token, conf.timeouts.idle),
+        timeouts=Timeouts(conf.timeouts.connect, conf.timeouts.first_token, conf.timeouts.idle,
+                          conf.timeouts.total),
         max_retry_after_s=conf.retries.max_retry_after_s,
         circuit_failures=conf.circuit.failures,
         circuit_cooldown_s=conf.circuit.cooldown_s,
@@ -99,6 +102,7 @@ def _model(conf: ModelConf) -> Model:
         is_moderated=conf.is_moderated,
         hugging_face_id=conf.hugging_face_id,
         default_parameters=dict(conf.default_parameters),
+        timeout_s=conf.timeout_s,
         categories=tuple(c.lower() for c in conf.categories),
     )
 
@@ -116,14 +120,13 @@ def build_catalog(
 
     providers: dict[str, ProviderConf] = {}
     models: dict[str, ModelConf] = {}
-    candidates: list[str] = []
     for layer in layers:
         for p in layer.providers:
             providers[p.name] = p  # the user's entry replaces the shipped one
         for m in layer.models:
             models[m.id] = m
-        if layer.auto_router.candidates:
-            candidates = list(layer.auto_router.candidates)
+    # The per-task table applies to whatever models exist, built-in catalog or not.
+    tasks = {**_shipped("catalog.yaml").auto_router.tasks, **user.auto_router.tasks}
 
     for i, m in enumerate(user.models):
         for j, e in enumerate(m.endpoints):
@@ -141,5 +144,6 @@ def build_catalog(
     return Catalog(
         providers={name: _provider(p) for name, p in providers.items()},
         models=runtime_models,
-        auto_candidates=tuple(c for c in candidates if c in runtime_models),
+        auto_candidates=tuple(c for c in user.auto_router.candidates if c in runtime_models),
+        auto_tasks={t: tuple(ids) for t, ids in tasks.items()},
     )

@@ -35,6 +35,7 @@ class Timeouts:
     connect: float = 5.0
     first_token: float = 60.0
     idle: float = 60.0
+    total: float = 600.0  # deadline of a whole non-streaming call
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class Model:
     is_moderated: bool = False
     hugging_face_id: str | None = None
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = None  # a non-streaming call's deadline, beating the provider's
     categories: tuple[str, ...] = ()
 
     @property
@@ -122,7 +124,9 @@ class Model:
 class Catalog:
     providers: dict[str, ProviderInfo]
     models: dict[str, Model]
-    auto_candidates: tuple[str, ...] = ()
+    auto_candidates: tuple[str, ...] = ()  # the config's auto_router.candidates
+    # task (routing/classifier.py) -> model ids, best first: the auto router's default ranking
+    auto_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def model(self, model_id: str) -> Model | None:
         return self.models.get(model_id)

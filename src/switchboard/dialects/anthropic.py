@@ -10,11 +10,15 @@ from typing import Any
 import orjson
 
 from switchboard.catalog.types import ProviderInfo
-from switchboard.dialects.base import UpstreamError, UpstreamRequest
+from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
 from switchboard.dialects.sse import SSEDecoder, SSEEvent
 
 API_VERSION = "2023-06-01"
+# `claude-sonnet-4-6[1m]` in the catalog: the model with the 1M-token context window, a beta
+# that Anthropic switches on per request with this header.
+LONG_CONTEXT_SUFFIX = "[1m]"
+LONG_CONTEXT_BETA = "context-1m-2025-08-07"
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024  # Anthropic rejects smaller budgets
 REASONING_FORMAT = "anthropic-claude-v1"
@@ -348,7 +352,7 @@ def parse_message(msg: Any) -> dict[str, Any]:
     thoughts: list[str] = []
     details: list[Block] = []
     calls: list[Block] = []
-    answered = False
+    answer: str | None = None  # the json_schema answer tool's input
     for block in msg["content"]:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
@@ -361,12 +365,13 @@ def parse_message(msg: Any) -> dict[str, Any]:
         elif kind == "tool_use":
             args = orjson.dumps(block.get("input") or {}).decode()
             if str(block.get("name")).startswith(JSON_TOOL_PREFIX):
-                texts.append(args)
-                answered = True
+                answer = args
             else:
                 calls.append({"id": block.get("id"), "type": "function",
                               "function": {"name": block.get("name"), "arguments": args}})
         # server tools (web search, code execution) ran upstream: nothing for the client to do
+    if answer is not None:
+        texts = [answer]  # a json_schema answer is the JSON alone, without Claude's preamble
     message: dict[str, Any] = {"role": "assistant",
                                "content": "".join(texts) if texts or not calls else None}
     if thoughts:
@@ -376,7 +381,7 @@ def parse_message(msg: Any) -> dict[str, Any]:
     if calls:
         message["tool_calls"] = calls
     stop = msg.get("stop_reason")
-    finish = _finish(stop, answered and not calls)
+    finish = _finish(stop, answer is not None and not calls)
     choice = {"index": 0, "message": message, "finish_reason": finish, "native_finish_reason": stop}
     return {"id": msg.get("id"), "object": "chat.completion", "created": int(time.time()),
             "model": msg.get("model"), "system_fingerprint": None, "choices": [choice],
@@ -518,9 +523,21 @@ class AnthropicStream:
         # citations_delta: citations are not carried into OpenAI chunks
 
 
+def output_cap(body: dict[str, Any], default: int) -> int:
+    """The `max_tokens` build_body sends, thinking budget included."""
+    max_tokens = requested_max_tokens(body) or DEFAULT_MAX_TOKENS
+    budget = _thinking_budget(body, max_tokens)
+    if budget is not None and max_tokens <= budget:
+        max_tokens += budget
+    return max_tokens
+
+
 class AnthropicDialect:
     name = "anthropic"
     supported_parameters = SUPPORTED
+
+    def output_cap(self, body: dict[str, Any], default: int) -> int:
+        return output_cap(body, default)
 
     def build_request(
         self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool
@@ -528,6 +545,9 @@ class AnthropicDialect:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if provider.api_key:
             headers["x-api-key"] = provider.api_key
+        if upstream_model.endswith(LONG_CONTEXT_SUFFIX):  # the catalog's `:1m` entries
+            upstream_model = upstream_model.removesuffix(LONG_CONTEXT_SUFFIX)
+            headers["anthropic-beta"] = LONG_CONTEXT_BETA
         url = provider.base_url.rstrip("/") + "/v1/messages"
         return UpstreamRequest(url, headers, orjson.dumps(build_body(upstream_model, body, stream)))
 

@@ -44,6 +44,20 @@ class UpstreamError(Exception):
         return f"{self.status} {self.error_type}: {self.message}"
 
 
+def requested_max_tokens(body: dict[str, Any]) -> int | None:
+    """The client's output cap (`max_completion_tokens` beats `max_tokens`), if it sent one."""
+    for k in ("max_completion_tokens", "max_tokens"):
+        v = body.get(k)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def openai_output_cap(body: dict[str, Any], default: int) -> int:
+    """Output tokens an OpenAI-style upstream may bill: the cap sent, else the endpoint's."""
+    return requested_max_tokens(body) or default
+
+
 class StreamTranslator(Protocol):
     """Sans-I/O: fed raw upstream bytes at any boundaries, yields OpenAI chunk dicts."""
 

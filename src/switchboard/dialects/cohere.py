@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from switchboard.catalog.types import ProviderInfo
-from switchboard.dialects.base import UpstreamError, UpstreamRequest
+from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
 from switchboard.dialects.sse import SSEDecoder, SSEEvent
 
@@ -251,6 +251,12 @@ def _finish_reason(native: Any, has_tool_calls: bool) -> str:
 
 class CohereDialect:
     name = "cohere"
+
+    def output_cap(self, body: dict[str, Any], default: int) -> int:
+        cap = requested_max_tokens(body) or default
+        thinking = _thinking(body, requested_max_tokens(body)) or {}
+        budget = thinking.get("token_budget")
+        return cap + (budget if isinstance(budget, int) and budget > 0 else 0)
     supported_parameters = frozenset(
         {
             *_PARAMETERS,

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from switchboard.catalog.types import ProviderInfo
+from switchboard.dialects import gemini_request
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body
 from switchboard.dialects.gemini_request import FORMAT, SUPPORTED, build_body
@@ -380,6 +381,9 @@ class GeminiStream:
 
 class GeminiDialect:
     name = "gemini"
+
+    def output_cap(self, body: dict[str, Any], default: int) -> int:
+        return gemini_request.output_cap(body, default)
     supported_parameters = SUPPORTED
 
     def url(self, provider: ProviderInfo, upstream_model: str, stream: bool) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from switchboard.dialects.base import requested_max_tokens
+
 FORMAT = "google-gemini-v1"  # reasoning_details format of Gemini signatures
 # Google's documented opt-out for replayed calls whose signature is unknown.
 SKIP_SIGNATURE = base64.b64encode(b"skip_thought_signature_validator").decode()
@@ -313,6 +315,14 @@ def _thinking_config(body: dict[str, Any]) -> dict[str, Any] | None:
         cfg["thinkingBudget"] = _EFFORT_BUDGET[effort]
     cfg["includeThoughts"] = not (reasoning.get("exclude") is True or include is False)
     return cfg
+
+
+def output_cap(body: dict[str, Any], default: int) -> int:
+    """maxOutputTokens plus a thinking budget, which Gemini may spend on top of the answer."""
+    thinking = _thinking_config(body) or {}
+    budget = thinking.get("thinkingBudget")
+    extra = budget if isinstance(budget, int) and budget > 0 else 0
+    return (requested_max_tokens(body) or default) + extra
 
 
 def _generation_config(body: dict[str, Any]) -> dict[str, Any]:

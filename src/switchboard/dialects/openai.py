@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -11,6 +12,8 @@ from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body
 from switchboard.dialects.sse import SSEDecoder
+
+log = logging.getLogger("switchboard.dialects.openai")
 
 SUPPORTED = frozenset({
     "tools", "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs",
@@ -84,10 +87,18 @@ def _error_status(err: dict[str, Any]) -> int:
 
 
 class OpenAIStream:
+    """A single malformed event in an otherwise healthy stream is skipped (and logged); two
+    in a row end the stream. Chunks read before a failure are returned first, the failure
+    is raised on the next call, so nothing already received is lost."""
+
     def __init__(self) -> None:
         self._sse = SSEDecoder()
+        self._bad_in_a_row = 0
+        self.failure: UpstreamError | None = None
 
     def _events(self, events: list[Any]) -> list[dict[str, Any]]:
+        if self.failure is not None:
+            raise self.failure
         out: list[dict[str, Any]] = []
         for ev in events:
             data = ev.data
@@ -96,18 +107,30 @@ class OpenAIStream:
             try:
                 obj = orjson.loads(data)
             except orjson.JSONDecodeError:
-                raise UpstreamError(502, "upstream sent an unparseable stream chunk",
-                                    "bad_gateway", data[:2000]) from None
+                self._bad_in_a_row += 1
+                if self._bad_in_a_row == 1:
+                    log.warning("skipped a malformed stream event: %r", data[:200])
+                    continue
+                return self._fail(out, UpstreamError(
+                    502, "upstream sent unparseable stream chunks", "bad_gateway", data[:2000]))
+            self._bad_in_a_row = 0
             if not isinstance(obj, dict):
                 continue
             if obj.get("error"):  # in-band failure, with or without a choices stub
                 err = obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
-                raise classify(_error_status(err), str(err.get("message", "upstream error")),
-                               obj, {}, str(err.get("type") or ""))
+                return self._fail(out, classify(
+                    _error_status(err), str(err.get("message", "upstream error")), obj, {},
+                    str(err.get("type") or "")))
             _normalize_choices(obj)
             if obj.get("usage"):
                 obj["usage"] = normalize_usage(obj["usage"])
             out.append(obj)
+        return out
+
+    def _fail(self, out: list[dict[str, Any]], error: UpstreamError) -> list[dict[str, Any]]:
+        if not out:
+            raise error
+        self.failure = error
         return out
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:

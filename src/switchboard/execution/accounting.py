@@ -1,18 +1,23 @@
 """Per-request money and records: the cost once an answer is known, and its settlement.
 
-Shared by the non-streaming handler and the streaming relay, so both charge the same way.
+Used by the chat service for plain and streamed answers alike, so both charge the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
+from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from switchboard.billing.ledger import Settlement
+from switchboard.billing.ledger import Ledger, Settlement
 from switchboard.billing.pricing import compute_cost
+from switchboard.config import WebSearchConf
+from switchboard.execution.holds import Bounds, clamp_usage
 from switchboard.execution.outcome import Outcome
 from switchboard.observability.context import current_request_id
 from switchboard.routing.planner import Attempt
@@ -20,8 +25,9 @@ from switchboard.tokens import prompt_tokens, text_tokens
 
 if TYPE_CHECKING:
     from switchboard.api.chat_request import ChatRequest
-    from switchboard.app import Services
     from switchboard.store.repo import KeyRecord
+
+log = logging.getLogger("switchboard.accounting")
 
 
 class RequestMeta:
@@ -37,10 +43,19 @@ class RequestMeta:
 
 
 class Accountant:
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
+    """Prices an answer and hands its settlement to the ledger."""
 
-    def finish_cost(self, outcome: Outcome, meta: RequestMeta) -> None:
+    def __init__(self, ledger: Ledger, health: Any, markup: Decimal,
+                 web_conf: WebSearchConf | None, store_content: Callable[[str], bool],
+                 observer: Any = None) -> None:
+        self.ledger = ledger
+        self.observer = observer
+        self.health = health
+        self.markup = markup
+        self.web_conf = web_conf
+        self.store_content = store_content  # account id -> keep prompts and completions?
+
+    def finish_cost(self, outcome: Outcome, meta: RequestMeta, bounds: Bounds) -> None:
         attempt = outcome.served
         if attempt is None:
             return
@@ -51,21 +66,29 @@ class Accountant:
             outcome.usage = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
             outcome.usage_estimated = True
+        # never charge for more output than the request allowed and was held for; a prompt
+        # may count more than our bound (hidden tool prompts) but never beyond the context
+        prompt_cap = max(bounds.prompt_tokens, attempt.endpoint.context_length)
+        outcome.usage, anomalies = clamp_usage(outcome.usage, prompt_cap,
+                                               bounds.output_cap(attempt))
+        if anomalies:
+            outcome.usage_anomalies = anomalies
+            log.warning("usage from %s clamped for %s: %s", attempt.provider.name,
+                        outcome.gen_id, "; ".join(anomalies))
         pricing = attempt.endpoint.pricing
-        conf = self.svc.settings.file.web_search
+        conf = self.web_conf
         if outcome.web_results and conf is not None and not pricing.web_search:
             pricing = dataclasses.replace(pricing, web_search=conf.price_per_search)
-        outcome.cost = compute_cost(pricing, outcome.usage, self.svc.settings.markup,
+        outcome.cost = compute_cost(pricing, outcome.usage, self.markup,
                                     outcome.images, 1 if outcome.web_results else 0)
 
     def settle(self, outcome: Outcome, meta: RequestMeta) -> None:
-        svc = self.svc
         attempt = outcome.served
         cost = outcome.cost.pico if outcome.cost else 0
         usage = outcome.usage or {}
         pdet = usage.get("prompt_tokens_details") or {}
         cdet = usage.get("completion_tokens_details") or {}
-        store = svc.settings.file.logging.store_content
+        store = self.store_content(meta.key.account_id)
         now = time.monotonic()
         gen = {
             "id": outcome.gen_id, "account_id": meta.key.account_id, "key_hash": meta.key.hash,
@@ -97,15 +120,16 @@ class Accountant:
             "completion_content": outcome.completion_text if store and attempt else None,
             "request_id": current_request_id(),
         }
-        svc.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
-        svc.observer.request_finished(outcome, meta)
+        self.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
+        if self.observer is not None:
+            self.observer.request_finished(outcome, meta)
 
     async def record_stream_health(self, attempt: Attempt, outcome: Outcome) -> None:
         elapsed = time.monotonic() - outcome.started
         ttft = outcome.first_token_ms if outcome.first_token_ms is not None else elapsed * 1000
         tokens = int((outcome.usage or {}).get("completion_tokens") or 0)
         gen_s = max(1e-3, elapsed - ttft / 1000)
-        await self.svc.health.record_success(attempt.endpoint.key, ttft, tokens / gen_s)
+        await self.health.record_success(attempt.endpoint.key, ttft, tokens / gen_s)
 
 
 

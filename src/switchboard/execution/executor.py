@@ -6,6 +6,7 @@ Fallback is decided by the pure retry policy; this module only does the I/O.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
@@ -24,8 +25,29 @@ from switchboard.routing.health import HealthStore
 from switchboard.routing.planner import Attempt, Plan
 from switchboard.routing.retry_policy import Action, FailureKind
 
+log = logging.getLogger("switchboard.executor")
+
 # Failures that say nothing about the endpoint's health (the request itself was wrong).
 _REQUEST_FAULTS = frozenset({400, 404, 413, 422})
+
+# What an upstream can do to an attempt: answer an error, time out, drop or refuse the
+# connection. Anything else raised during an attempt is a bug of ours.
+UPSTREAM_FAILURES: tuple[type[BaseException], ...] = (
+    UpstreamError, TimeoutError, ConnectionError, EOFError, OSError)
+
+
+class InternalError(GatewayError):
+    """Our own failure during an attempt: a 500 that leaves the provider's health alone."""
+
+    def __init__(self) -> None:
+        super().__init__(500, "internal error while handling the request", "internal_error")
+
+
+def unparseable(provider_name: str, exc: BaseException) -> UpstreamError:
+    """An upstream answer the dialect could not read: the provider's fault, logged."""
+    log.warning("unparseable answer from %s: %r", provider_name, exc)
+    return UpstreamError(502, f"{provider_name} sent an answer that could not be parsed",
+                         "bad_gateway")
 
 
 def upstream_body(body: dict[str, Any], dialect: str) -> dict[str, Any]:
@@ -54,7 +76,7 @@ class _AttemptFailed(Exception):
         self.kind = kind
 
 
-def _failure(exc: BaseException) -> _AttemptFailed:
+def classify(exc: BaseException) -> _AttemptFailed:
     if isinstance(exc, UpstreamError):
         parsed_status = exc.upstream_status is not None or exc.status != 502
         return _AttemptFailed(exc, "status" if parsed_status else "unparseable")
@@ -170,8 +192,8 @@ class Executor:
                 result = await call(attempt, t0)
             except (asyncio.CancelledError, GatewayError):
                 raise
-            except Exception as exc:
-                failed = exc if isinstance(exc, _AttemptFailed) else _failure(exc)
+            except UPSTREAM_FAILURES as exc:
+                failed = classify(exc)
                 self._record(
                     outcome,
                     attempt,
@@ -210,6 +232,10 @@ class Executor:
                     continue
                 index += 1
                 continue
+            except Exception as exc:
+                log.exception("internal error during an attempt on %s (model %s)",
+                              attempt.provider.name, attempt.model.id)
+                raise InternalError() from exc
             self._record(outcome, attempt, 200, t0)
             if obs is not None:
                 obs.attempt_succeeded(span, attempt.provider.name)
@@ -224,22 +250,27 @@ class Executor:
         dialect = self.dialects.get(provider.api)
         fwd = upstream_body(body, provider.api)
         t0 = time.monotonic()
+        # the headers of a non-streaming answer come with its end: one deadline for the
+        # whole call, never the first-token timeout (which would cut long answers)
+        deadline = attempt.model.timeout_s or provider.timeouts.total
         if provider.api == "simulator":
-            result: dict[str, Any] = await dialect.complete(endpoint.model, fwd)
+            async with asyncio.timeout(deadline):
+                result: dict[str, Any] = await dialect.complete(endpoint.model, fwd)
         else:
             provider = await self._with_token(provider)
             req = dialect.build_request(provider, endpoint.model, fwd, False)
             if self.observer is not None:
                 self.observer.upstream_headers(provider.api, req.headers)
-            async with asyncio.timeout(provider.timeouts.first_token):
+            async with asyncio.timeout(deadline):
                 resp = await self.client.send(req, provider.timeouts.connect)
                 try:
                     data = await resp.read()
                 finally:
                     resp.release()
             if resp.status != 200:
-                raise dialect.parse_error(resp.status, data, _headers(resp))
-            result = dialect.parse_response(data)
+                raise _parsed(provider.display_name, dialect.parse_error, resp.status, data,
+                              _headers(resp))
+            result = _parsed(provider.display_name, dialect.parse_response, data)
         elapsed = time.monotonic() - t0
         completion = int((result.get("usage") or {}).get("completion_tokens") or 0)
         await self.health.record_success(
@@ -260,6 +291,7 @@ class Executor:
         if self.observer is not None:
             self.observer.upstream_headers(provider.api, req.headers)
         timeouts = provider.timeouts
+        first_deadline = time.monotonic() + timeouts.first_token
         async with asyncio.timeout(timeouts.first_token):
             resp = await self.client.send(req, timeouts.connect)
             if resp.status != 200:
@@ -267,7 +299,8 @@ class Executor:
                     data = await resp.read()
                 finally:
                     resp.release()
-                raise dialect.parse_error(resp.status, data, _headers(resp))
+                raise _parsed(provider.display_name, dialect.parse_error, resp.status, data,
+                              _headers(resp))
             if "application/json" in resp.headers.get("content-type", ""):
                 # a whole answer (the upstream ignored `stream: true`) or a JSON-array stream
                 try:
@@ -278,24 +311,60 @@ class Executor:
                     return _as_chunks(dialect.parse_response(data))
                 except UpstreamError:
                     translator = dialect.stream_translator()
-                    return _replay(translator.feed(data) + translator.close())
-        return _read_stream(resp, dialect.stream_translator(), timeouts.first_token, timeouts.idle)
+                    chunks = _parsed(provider.display_name, lambda d: translator.feed(d)
+                                     + translator.close(), data)
+                    return _replay(chunks)
+                except Exception as exc:
+                    raise unparseable(provider.display_name, exc) from exc
+        return _read_stream(resp, dialect.stream_translator(), provider.display_name,
+                            first_deadline, timeouts.idle)
+
+
+def _parsed(provider_name: str, parse: Any, *args: Any) -> Any:
+    """Run a dialect's parser on upstream bytes: a crash there means bytes we cannot read."""
+    try:
+        return parse(*args)
+    except UpstreamError:
+        raise
+    except Exception as exc:
+        raise unparseable(provider_name, exc) from exc
+
+
+def has_content(chunk: dict[str, Any]) -> bool:
+    for c in chunk.get("choices") or ():
+        d = c.get("delta") or {}
+        if d.get("content") or d.get("tool_calls") or d.get("reasoning") or c.get("finish_reason"):
+            return True
+    return False
 
 
 async def _read_stream(
-    resp: Response, translator: Any, first_timeout: float, idle_timeout: float
+    resp: Response, translator: Any, provider_name: str, first_deadline: float,
+    idle_timeout: float,
 ) -> AsyncIterator[dict[str, Any]]:
+    """Chunks until the upstream ends. Until the first content chunk the deadline is fixed
+    (keep-alive comments do not extend it); after it, chunks must come within `idle_timeout`
+    of each other."""
     try:
-        timeout = first_timeout
+        deadline = first_deadline
+        content = False
         while True:
-            async with asyncio.timeout(timeout):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(remaining):
                 data = await resp.readany()
             if not data:
                 break
-            for chunk in translator.feed(data):
-                timeout = idle_timeout
+            for chunk in _parsed(provider_name, translator.feed, data):
+                content = content or has_content(chunk)
+                if content:
+                    deadline = time.monotonic() + idle_timeout
                 yield chunk
-        for chunk in translator.close():
+            failure = getattr(translator, "failure", None)
+            if failure is not None:
+                raise failure  # an error event after good chunks: those went out first
+        for chunk in _parsed(provider_name, translator.close):
             yield chunk
     finally:
         resp.close()  # on cancellation this drops the connection: the upstream stops generating

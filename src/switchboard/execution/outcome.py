@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard.billing.pricing import Cost
 from switchboard.errors import GatewayError
+from switchboard.routing.auto import AutoChoice
 from switchboard.routing.planner import Attempt
 
 
@@ -58,3 +59,5 @@ class Outcome:
     annotated: bool = False
     error: GatewayError | None = None
     finished_choices: set[int] = field(default_factory=set)  # choice indexes already finished
+    usage_anomalies: list[str] = field(default_factory=list)  # what clamping cut
+    auto_choice: AutoChoice | None = None  # openrouter/auto's pick and reason, for the record

@@ -40,11 +40,33 @@ class WindowStore(Protocol):
 
 
 class MemoryWindows:
+    """In-process sliding windows. Buckets whose window has passed are forgotten in sweeps,
+    so memory follows the keys × models active within the longest window, not all ever seen."""
+
+    SWEEP_EVERY = 10_000  # admissions between sweeps
+
     def __init__(self) -> None:
         self._logs: dict[str, deque[float]] = {}
+        self._windows: dict[str, float] = {}  # bucket -> its rule's window
+        self._admits = 0
+
+    def __len__(self) -> int:
+        return len(self._logs)
+
+    def _sweep(self, now: float) -> None:
+        for bucket in [b for b, log in self._logs.items()
+                       if not log or log[-1] <= now - self._windows.get(b, 0)]:
+            del self._logs[bucket]
+            self._windows.pop(bucket, None)
 
     async def admit(self, bucket: str, rule: Rule, now: float) -> Verdict:
-        log = self._logs.setdefault(bucket, deque())
+        self._admits += 1
+        if self._admits % self.SWEEP_EVERY == 0:
+            self._sweep(now)
+        log = self._logs.get(bucket)
+        if log is None:
+            log = self._logs[bucket] = deque()
+            self._windows[bucket] = rule.window_s
         edge = now - rule.window_s
         while log and log[0] <= edge:
             log.popleft()

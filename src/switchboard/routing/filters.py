@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from switchboard.billing.pricing import listed_per_million
 from switchboard.catalog.types import Catalog, Endpoint, Model, Pricing, ProviderInfo
 from switchboard.errors import GatewayError
 from switchboard.routing.health import HealthSnapshot
@@ -139,14 +140,15 @@ def _filters(model: Model, inp: FilterInput) -> Iterator[tuple[str, Callable[[Ca
 
 def within_max_price(pricing: Pricing, ceiling: MaxPrice, markup: Decimal) -> bool:
     # max_price compares with what /models shows: the provider's price plus the markup.
-    factor = 1 + markup
     pairs = (
         (pricing.prompt, ceiling.prompt),
         (pricing.completion, ceiling.completion),
         (pricing.request, ceiling.request),
         (pricing.image, ceiling.image),
     )
-    return all(limit is None or price * factor <= limit for price, limit in pairs)
+    return all(
+        limit is None or listed_per_million(price, markup) <= limit for price, limit in pairs
+    )
 
 
 def _unconfigured(model: Model, catalog: Catalog) -> GatewayError:
@@ -189,8 +191,14 @@ def _emptied(model: Model, name: str, inp: FilterInput) -> GatewayError:
         return GatewayError(404, message, "privacy_restricted", meta)
     message = f"no endpoint of '{model.id}' left after {name}"
     if name == "context length":
+        # the request's fault, found before any upstream call: OpenAI's 400 for it
         largest = max(e.context_length for e in model.endpoints)
-        message += f" (prompt ~{inp.prompt_tokens} tokens, largest context {largest})"
+        message += (f": the prompt is about {inp.prompt_tokens} tokens and the largest context "
+                    f"is {largest} tokens; shorten the prompt, choose a model with a larger "
+                    'context, or allow compression with "transforms": ["middle-out"]')
+        return GatewayError(400, message, "context_length_exceeded",
+                            {**meta, "prompt_tokens": inp.prompt_tokens,
+                             "context_length": largest})
     return GatewayError(404, message, "no_endpoints", meta)
 
 

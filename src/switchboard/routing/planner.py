@@ -15,12 +15,18 @@ from decimal import Decimal
 
 from switchboard.catalog.types import Catalog, Endpoint, Model, ProviderInfo
 from switchboard.errors import GatewayError, bad_request
-from switchboard.routing.auto import rank_auto_models
+from switchboard.routing.auto import (
+    NO_AUTO,
+    AutoChoice,
+    AutoOptions,
+    rank_auto_models,
+    rank_free_models,
+)
 from switchboard.routing.filters import Candidate, FilterInput, eligible
 from switchboard.routing.health import HealthSnapshot
 from switchboard.routing.ordering import order_candidates, ranking
 from switchboard.routing.preferences import DEFAULT_PREFERENCES, ProviderPreferences
-from switchboard.routing.variants import ModelRef, resolve_model
+from switchboard.routing.variants import AUTO_MODEL, FREE_MODEL, ModelRef, resolve_model
 
 DEFAULT_MARKUP = Decimal("0.10")
 ROUTES = ("fallback", "auto", "sort")
@@ -42,9 +48,13 @@ class RouteRequest:
     route: str | None = None
     preferences: ProviderPreferences = DEFAULT_PREFERENCES
     used_parameters: frozenset[str] = frozenset()  # OpenAI params present in the request
-    prompt_tokens: int = 0  # estimate; 0 turns the context-length filter off (middle-out)
+    prompt_tokens: int = 0  # estimate; 0: unknown (no context check, no preference)
+    # True: an endpoint whose context cannot hold the prompt is removed (compression is off);
+    # False: it is only tried after those that fit (middle-out may still shrink the prompt)
+    context_strict: bool = True
     account_data_collection: str = "allow"
     needs: frozenset[str] = frozenset()  # for auto: {"image", "tools", ...}
+    auto: AutoOptions = NO_AUTO  # task, plugin restrictions, session's model
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,7 @@ class Plan:
     attempts: tuple[Attempt, ...]
     web_search: bool  # some requested model had :online; the search runs once per request
     requested_model: str
+    auto_choice: AutoChoice | None = None  # set when a router chose the model
 
 
 def plan_route(
@@ -61,13 +72,13 @@ def plan_route(
     rng: random.Random,
     markup: Decimal = DEFAULT_MARKUP,
 ) -> Plan:
-    refs = _model_chain(catalog, req)
+    refs, choice = _model_chain(catalog, req)
     prefs = req.preferences
     account_deny = req.account_data_collection == "deny"
     inp = FilterInput(
         preferences=prefs,
         used_parameters=req.used_parameters,
-        prompt_tokens=req.prompt_tokens,
+        prompt_tokens=req.prompt_tokens if req.context_strict else 0,
         deny_data_collection=account_deny or prefs.data_collection == "deny",
         deny_from_account=account_deny and prefs.data_collection != "deny",
         markup=markup,
@@ -82,7 +93,10 @@ def plan_route(
             failures.append((ref.requested, found))
             continue
         sort = ref.sort or prefs.sort
-        for c in order_candidates(found, prefs, sort, health, rng, req.used_parameters):
+        ordered = order_candidates(found, prefs, sort, health, rng, req.used_parameters)
+        if req.prompt_tokens:  # endpoints whose context holds the prompt first (stable)
+            ordered.sort(key=lambda c: c.endpoint.context_length < req.prompt_tokens)
+        for c in ordered:
             if (model.id, c.endpoint.key) not in planned:
                 planned.add((model.id, c.endpoint.key))
                 attempts.append(Attempt(model, c.endpoint, c.provider))
@@ -98,32 +112,45 @@ def plan_route(
         attempts=tuple(attempts),
         web_search=any(ref.web_search for ref in refs),
         requested_model=req.model or next(m for m in req.models if m),
+        auto_choice=choice,
     )
 
 
-def _model_chain(catalog: Catalog, req: RouteRequest) -> list[ModelRef]:
-    """The requested models, resolved (unknown ids fail here, fallbacks included)."""
+def _model_chain(catalog: Catalog, req: RouteRequest) -> tuple[list[ModelRef], AutoChoice | None]:
+    """The requested models, resolved (unknown ids fail here, fallbacks included), and the
+    router's pick when one chose."""
     if req.route is not None and req.route not in ROUTES:
         raise bad_request("route must be 'fallback', 'auto' or 'sort'", "route")
     requested = list(dict.fromkeys(m for m in (req.model, *req.models) if m))
     if not requested:
         raise bad_request("model is required", "model")
     refs = [resolve_model(catalog, m) for m in requested]
-    if req.route == "auto" and not any(r.is_auto for r in refs):
+    opts = req.auto
+    if req.route == "auto" and not any(r.is_router for r in refs):
         # route "auto" picks among the models the request names; the rest stay as fallbacks
         by_id: dict[str, ModelRef] = {}
         for r in refs:
             by_id.setdefault(r.model_id, r)
-        ranked = rank_auto_models(catalog, req.needs, req.prompt_tokens, list(by_id))
-        return [by_id[mid] for mid in ranked]
+        ranked = rank_auto_models(catalog, req.needs, req.prompt_tokens, list(by_id), opts)
+        return [by_id[mid] for mid in ranked], AutoChoice("route:auto", ranked[0], opts.task,
+                                                          opts.reason)
     chain: list[ModelRef] = []
+    choice: AutoChoice | None = None
     for ref in refs:
-        if ref.is_auto:  # openrouter/auto stands for the ranked candidates, variants carried over
-            ranked = rank_auto_models(catalog, req.needs, req.prompt_tokens)
-            chain.extend(replace(ref, model_id=mid) for mid in ranked)
+        if ref.model_id == AUTO_MODEL:  # the ranked candidates, variants carried over
+            ranked = rank_auto_models(catalog, req.needs, req.prompt_tokens, None, opts)
+        elif ref.model_id == FREE_MODEL:
+            ranked = rank_free_models(catalog, req.needs, req.prompt_tokens, opts)
         else:
             chain.append(ref)
-    return chain
+            continue
+        if choice is None:
+            reason = opts.reason
+            if ranked[0] == opts.sticky_model:
+                reason = "the session's model"
+            choice = AutoChoice(ref.model_id, ranked[0], opts.task, reason)
+        chain.extend(replace(ref, model_id=mid) for mid in ranked)
+    return chain, choice
 
 
 def _no_route(failures: list[tuple[str, GatewayError]]) -> GatewayError:

@@ -15,6 +15,8 @@ from switchboard.catalog.types import Catalog
 from switchboard.errors import GatewayError
 
 AUTO_MODEL = "openrouter/auto"
+FREE_MODEL = "openrouter/free"  # a free model that supports the request
+ROUTER_MODELS = frozenset({AUTO_MODEL, FREE_MODEL})
 
 CATALOG_VARIANTS = frozenset({"free", "beta", "1m", "extended", "thinking"})
 # routing variant -> the provider.sort it forces (None: no sort change)
@@ -34,6 +36,11 @@ class ModelRef:
     @property
     def is_auto(self) -> bool:
         return self.model_id == AUTO_MODEL
+
+    @property
+    def is_router(self) -> bool:
+        """openrouter/auto or openrouter/free: the model is chosen per request."""
+        return self.model_id in ROUTER_MODELS
 
 
 def split_variant(model_id: str) -> tuple[str, str | None]:
@@ -60,7 +67,7 @@ def resolve_model(catalog: Catalog, requested: str) -> ModelRef:
     current = requested
     sort: str | None = None
     web_search = False
-    while current != AUTO_MODEL and catalog.model(current) is None:
+    while current not in ROUTER_MODELS and catalog.model(current) is None:
         base, variant = split_variant(current)
         if variant is None or variant in CATALOG_VARIANTS:
             raise GatewayError(404, f"model '{requested}' not found", "not_found")
