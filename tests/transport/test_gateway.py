@@ -53,9 +53,13 @@ models:
 """
 
 
+ORDER = {"order": ["private", "public"]}  # the default pick among endpoints is weighted random
+
+
 def chat(gw: GatewayServer, key: str) -> httpx.Response:
     return gw.http.post("/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                        json={"model": "test/tls", "messages": [{"role": "user", "content": "hi"}]})
+                        json={"model": "test/tls", "provider": ORDER,
+                              "messages": [{"role": "user", "content": "hi"}]})
 
 
 def run(cfg: str, tmp_path: Path) -> tuple[GatewayServer, str]:
@@ -143,7 +147,7 @@ def test_a_stream_line_over_the_cap_fails_over_before_any_content(
     try:
         with gw.http.stream(
             "POST", "/chat/completions", headers={"Authorization": f"Bearer {key}"},
-            json={"model": "test/tls", "stream": True,
+            json={"model": "test/tls", "stream": True, "provider": ORDER,
                   "messages": [{"role": "user", "content": "hi"}]},
         ) as r:
             text = r.read().decode()
