@@ -204,7 +204,8 @@ class SwitchboardApp:
                                   self.observer),
             account_policy=svc.account_policy, web=svc.web, web_conf=s.file.web_search,
             rng=svc.rng, keepalive_first_s=svc.keepalive_first_s,
-            keepalive_every_s=svc.keepalive_every_s)
+            keepalive_every_s=svc.keepalive_every_s,
+            continue_on_break=s.file.continue_on_break)
         await svc.refresh_accounts()
         self.svc = svc
         self._routes(svc)
@@ -246,11 +247,25 @@ class SwitchboardApp:
                 self.observer.background_failure("housekeeping", exc, "database")
 
     async def _key_invalidations(self, svc: Services) -> None:
-        pubsub = svc.redis.pubsub()
-        await pubsub.subscribe("sb:keys")
-        async for msg in pubsub.listen():
-            if msg.get("type") == "message":
-                svc.auth.invalidate(msg["data"].decode())
+        """Other instances' key changes; resubscribes when Redis comes back, and then forgets
+        every cached key record, since changes made meanwhile were not heard."""
+        lost = False
+        while True:
+            try:
+                pubsub = svc.redis.pubsub()
+                await pubsub.subscribe("sb:keys")
+                if lost:
+                    svc.auth.invalidate()
+                    self.observer.recovered("redis key invalidations")
+                    lost = False
+                async for msg in pubsub.listen():
+                    if msg.get("type") == "message":
+                        svc.auth.invalidate(msg["data"].decode())
+            except Exception as exc:
+                if not lost:
+                    self.observer.background_failure("redis key invalidations", exc, "redis")
+                lost = True
+                await asyncio.sleep(1.0)
 
     def _routes(self, svc: Services) -> None:
         chat, cat, keys, money = (ChatHandler(svc), CatalogHandler(svc), KeysHandler(svc),

@@ -143,6 +143,7 @@ class EndpointConf(_Strict):
     quantization: str | None = None
     latency_ms: float | None = Field(None, ge=0)
     throughput_tps: float | None = Field(None, ge=0)
+    supports_prefill: bool | None = None  # None: the dialect's default (anthropic: true)
 
 
 class ModelConf(_Strict):
@@ -210,6 +211,7 @@ class FileConf(_Strict):
     auto_router: AutoRouterConf = AutoRouterConf()
     web_search: WebSearchConf | None = None
     upstream: UpstreamConf = UpstreamConf()
+    continue_on_break: bool = True  # continue a stream that breaks half-way on another endpoint
     providers: list[ProviderConf] = []
     models: list[ModelConf] = []
 

@@ -472,9 +472,11 @@ def test_stream_without_message_end_fails_on_close() -> None:
     assert err.value.status == 502
 
 
-def test_stream_event_that_is_not_json_fails() -> None:
+def test_one_stream_event_that_is_not_json_is_skipped_two_in_a_row_fail() -> None:
+    translator = CohereStreamTranslator()
+    assert translator.feed(b"event: content-delta\ndata: {nope\n\n") == []
     with pytest.raises(UpstreamError):
-        CohereStreamTranslator().feed(b"event: content-delta\ndata: {nope\n\n")
+        translator.feed(b"event: content-delta\ndata: {nope\n\n")
 
 
 def test_stream_without_usage_sends_no_usage_chunk() -> None:

@@ -144,3 +144,23 @@ def test_a_stream_that_ignores_max_tokens_is_stopped_at_the_held_budget(
     assert len(s.content) < 1000
     usage = s.chunks[-1]["usage"]
     assert usage["completion_tokens"] <= 10
+
+
+def test_a_client_that_leaves_leaves_no_error_log(
+    client: RoutingClient, upstream: MockUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    import httpx
+
+    script(upstream, "a", Reply(sse=openai_stream(["never"]), stall_after=0))
+    with caplog.at_level(logging.WARNING):
+        with (
+            pytest.raises(httpx.ReadTimeout),
+            httpx.stream("POST", f"{client.gw.base_url}/chat/completions",
+                         headers=client.headers, timeout=0.3,
+                         json={"model": "test/m1", "stream": True, "provider": route("a"),
+                               "messages": [{"role": "user", "content": "hi"}]}) as r,
+        ):
+            r.read()
+        time.sleep(1.0)  # the gateway notices the disconnect and winds the request down
+    errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert errors == [], [rec.getMessage() for rec in errors]

@@ -175,13 +175,16 @@ def test_models_fallback_in_a_stream_names_the_fallback_model(
 
 
 # -- failures once the stream has started ---------------------------------------------
+# (with continuation turned off: tests/e2e/test_continuation.py covers it on)
+
+NO_CONTINUATION = {**route("a", "b"), "continue_on_break": False}
 
 
 def test_cut_after_content_ends_with_an_error_event_and_no_done(
     client: RoutingClient, upstream: MockUpstream
 ) -> None:
     script(upstream, "a", Reply(sse=openai_stream(["Hel", "lo", " world"]), cut_after=3))
-    s = client.stream(provider=route("a", "b"))
+    s = client.stream(provider=NO_CONTINUATION)
     assert s.content == "Hello"
     last = assert_error_event(s, 502)
     assert last["error"]["metadata"]["provider"] == "a"
@@ -200,7 +203,7 @@ def test_upstream_error_event_after_content_is_relayed_as_an_error_event(
     events = openai_stream(["Hel", "lo"])[:3]  # role, "Hel", "lo"
     events.append({"error": {"message": "overloaded mid-answer", "code": 503}})
     script(upstream, "a", Reply(sse=events))
-    s = client.stream(provider=route("a", "b"))
+    s = client.stream(provider=NO_CONTINUATION)
     assert s.content == "Hello"
     last = assert_error_event(s, 502)
     assert last["error"]["message"] == "overloaded mid-answer"
@@ -348,7 +351,7 @@ def test_idle_timeout_after_content_is_an_error_event(
     client: RoutingClient, upstream: MockUpstream
 ) -> None:
     script(upstream, "a", Reply(sse=openai_stream(["Hel", "lo"]), stall_after=2))
-    s = client.stream(provider=route("a", "b"))
+    s = client.stream(provider=NO_CONTINUATION)
     assert s.content == "Hel"
     last = assert_error_event(s, 408)
     assert last["error"]["metadata"]["error_type"] == "timeout"

@@ -12,7 +12,7 @@ import pytest
 from switchboard.app import create_app
 from switchboard.settings import load_settings
 from tests.e2e.routing_support import wait_for
-from tests.ops.support import ops_gateway
+from tests.ops.support import LogCapture, ops_gateway
 from tests.ops.tcp_proxy import TcpProxy
 from tests.support import GatewayServer, MockUpstream
 
@@ -51,7 +51,7 @@ def test_ready_when_the_database_and_redis_answer(gw: GatewayServer) -> None:
 
 
 def test_not_ready_while_redis_is_unreachable_and_ready_again_after(
-    gw: GatewayServer, redis_proxy: TcpProxy
+    gw: GatewayServer, redis_proxy: TcpProxy, logs: LogCapture
 ) -> None:
     redis_proxy.down()
     try:
@@ -62,9 +62,14 @@ def test_not_ready_while_redis_is_unreachable_and_ready_again_after(
         assert body["reason"].startswith("redis unreachable")
         assert body["checks"]["database"] == "ok"
         assert get(gw, "/health").status_code == 200  # liveness does not depend on Redis
+        # the health refresh (every second) notices the loss: one line, not one per second
+        assert wait_for(lambda: logs.where(msg="redis health refresh failed"), 10)
     finally:
         redis_proxy.up()
     assert wait_for(lambda: get(gw, "/ready").status_code == 200, 10)
+    assert wait_for(lambda: logs.where(msg="redis health refresh recovered"), 10)
+    [lost] = logs.where(msg="redis health refresh failed")
+    assert lost["level"] == "error" and lost["component"] == "redis health refresh"
 
 
 def test_not_ready_while_draining(gw: GatewayServer) -> None:

@@ -86,6 +86,7 @@ def _model(conf: ModelConf) -> Model:
             quantization=e.quantization,
             latency_ms=e.latency_ms,
             throughput_tps=e.throughput_tps,
+            supports_prefill=e.supports_prefill,
         )
         for e in conf.endpoints
     )

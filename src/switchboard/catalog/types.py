@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 ZERO = Decimal(0)
+# OpenAI-compatible hosts known to continue an assistant prefix.
+PREFILL_HOSTS = frozenset({"deepseek", "mistral", "together", "fireworks", "deepinfra",
+                           "nebius", "groq", "cerebras"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,14 @@ class Endpoint:
     quantization: str | None = None
     latency_ms: float | None = None  # catalog seed for sort=latency until measured
     throughput_tps: float | None = None  # catalog seed for sort=throughput until measured
+    supports_prefill: bool | None = None  # None: see prefill_supported
+
+    def prefill_supported(self, provider: ProviderInfo) -> bool:
+        """Does this endpoint continue a final assistant message (prefill)? Anthropic does;
+        DeepSeek, Mistral and most open-model hosts do; OpenAI's own API does not."""
+        if self.supports_prefill is not None:
+            return self.supports_prefill
+        return provider.api == "anthropic" or provider.name in PREFILL_HOSTS
 
     @property
     def key(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from switchboard.app import SwitchboardApp, bootstrap_keys, create_app
 from switchboard.config import ConfigError
-from switchboard.observability.logs import dict_config
+from switchboard.observability.logs import dict_config, lighten_records
 from switchboard.settings import Settings, load_settings
 from switchboard.store import db as dbmod
 from switchboard.store import migrations
@@ -21,6 +21,7 @@ from switchboard.store.repo import Repo
 
 def app_factory() -> SwitchboardApp:
     """Each uvicorn worker builds its app from the environment the parent prepared."""
+    lighten_records()  # a spawned worker starts with logging's defaults
     return create_app(load_settings())
 
 
@@ -56,6 +57,7 @@ def serve(
         logs = settings.file.logging
         log_config = dict_config(log_level or logs.level,
                                  "json" if (log_format or logs.format) == "json" else "text")
+        lighten_records()
         logging.config.dictConfig(log_config)
         if workers > 1 and settings.file.metrics.enabled:
             metrics_dir()

@@ -12,7 +12,7 @@ import orjson
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
-from switchboard.dialects.sse import SSEDecoder, SSEEvent
+from switchboard.dialects.sse import MalformedRun, SSEDecoder, SSEEvent
 
 API_VERSION = "2023-06-01"
 # `claude-sonnet-4-6[1m]` in the catalog: the model with the 1M-token context window, a beta
@@ -404,6 +404,7 @@ class AnthropicStream:
         self._finished = False
         self._done = False
         self._pending: UpstreamError | None = None
+        self._malformed = MalformedRun()
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         return self._run(self._sse.feed(data))
@@ -454,7 +455,10 @@ class AnthropicStream:
         try:
             payload = orjson.loads(event.data)
         except orjson.JSONDecodeError:
+            if self._malformed.skip(event.data):
+                return
             raise _bad_gateway("Anthropic sent an unparseable stream event", event.data) from None
+        self._malformed.ok()
         kind = payload.get("type") if isinstance(payload, dict) else None
         if kind == "message_start":
             message = payload.get("message") or {}

@@ -17,7 +17,7 @@ import orjson
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body, retry_after_seconds
-from switchboard.dialects.sse import SSEDecoder, SSEEvent
+from switchboard.dialects.sse import MalformedRun, SSEDecoder, SSEEvent
 
 Chunk = dict[str, Any]
 
@@ -208,6 +208,7 @@ class AzureStreamTranslator:
         self._sse = SSEDecoder()
         self._done = False  # saw [DONE]
         self._finished = False  # saw a finish_reason
+        self._malformed = MalformedRun()
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._translate(self._sse.feed(data))
@@ -230,9 +231,12 @@ class AzureStreamTranslator:
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError as exc:
+                if self._malformed.skip(data):
+                    continue
                 raise _bad_upstream(
                     "Azure OpenAI sent a stream event that is not JSON", data
                 ) from exc
+            self._malformed.ok()
             if not isinstance(chunk, dict):
                 raise _bad_upstream("Azure OpenAI sent a stream event that is not an object", data)
             if chunk.get("error") and not chunk.get("choices"):

@@ -16,7 +16,7 @@ import orjson
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
-from switchboard.dialects.sse import SSEDecoder, SSEEvent
+from switchboard.dialects.sse import MalformedRun, SSEDecoder, SSEEvent
 
 Chunk = dict[str, Any]
 
@@ -377,6 +377,7 @@ class CohereStreamTranslator:
         # OpenAI numbers tool calls from 0; Cohere's `index` numbers content blocks
         self._tool_index = -1
         self._finished = False
+        self._malformed = MalformedRun()
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._translate(self._sse.feed(data))
@@ -395,9 +396,12 @@ class CohereStreamTranslator:
             try:
                 obj = orjson.loads(event.data)
             except orjson.JSONDecodeError as exc:
+                if self._malformed.skip(event.data):
+                    continue
                 raise _bad_upstream(
                     "Cohere sent a stream event that is not JSON", event.data
                 ) from exc
+            self._malformed.ok()
             out.extend(self._event(obj.get("type") or event.event or "", obj))
         return out
 

@@ -11,7 +11,7 @@ import orjson
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body
-from switchboard.dialects.sse import SSEDecoder
+from switchboard.dialects.sse import MalformedRun, SSEDecoder
 
 log = logging.getLogger("switchboard.dialects.openai")
 
@@ -93,7 +93,7 @@ class OpenAIStream:
 
     def __init__(self) -> None:
         self._sse = SSEDecoder()
-        self._bad_in_a_row = 0
+        self._malformed = MalformedRun()
         self.failure: UpstreamError | None = None
 
     def _events(self, events: list[Any]) -> list[dict[str, Any]]:
@@ -107,13 +107,11 @@ class OpenAIStream:
             try:
                 obj = orjson.loads(data)
             except orjson.JSONDecodeError:
-                self._bad_in_a_row += 1
-                if self._bad_in_a_row == 1:
-                    log.warning("skipped a malformed stream event: %r", data[:200])
+                if self._malformed.skip(data):
                     continue
                 return self._fail(out, UpstreamError(
                     502, "upstream sent unparseable stream chunks", "bad_gateway", data[:2000]))
-            self._bad_in_a_row = 0
+            self._malformed.ok()
             if not isinstance(obj, dict):
                 continue
             if obj.get("error"):  # in-band failure, with or without a choices stub

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+log = logging.getLogger("switchboard.dialects.sse")
 
 
 @dataclass(slots=True)
@@ -54,3 +57,24 @@ class SSEDecoder:
             self._data.append(value)
         elif name == "event":
             self._event = value
+
+
+class MalformedRun:
+    """Tolerates one malformed event in an otherwise healthy stream: the first is skipped
+    (and logged), a second in a row is a broken stream (the caller raises)."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self) -> None:
+        self._run = 0
+
+    def skip(self, data: str) -> bool:
+        """A malformed event arrived: True to skip it, False when the stream is broken."""
+        self._run += 1
+        if self._run == 1:
+            log.warning("skipped a malformed stream event: %r", data[:200])
+            return True
+        return False
+
+    def ok(self) -> None:
+        self._run = 0

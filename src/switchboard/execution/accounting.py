@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from switchboard.billing.ledger import Ledger, Settlement
-from switchboard.billing.pricing import compute_cost
+from switchboard.billing.pricing import Cost, compute_cost
 from switchboard.config import WebSearchConf
 from switchboard.execution.holds import Bounds, clamp_usage
-from switchboard.execution.outcome import Outcome
+from switchboard.execution.outcome import Outcome, Segment
 from switchboard.observability.context import current_request_id
 from switchboard.routing.planner import Attempt
 from switchboard.tokens import prompt_tokens, text_tokens
@@ -55,32 +55,47 @@ class Accountant:
         self.web_conf = web_conf
         self.store_content = store_content  # account id -> keep prompts and completions?
 
-    def finish_cost(self, outcome: Outcome, meta: RequestMeta, bounds: Bounds) -> None:
-        attempt = outcome.served
-        if attempt is None:
-            return
-        if not outcome.usage:
+    def segment_cost(self, outcome: Outcome, meta: RequestMeta, bounds: Bounds,
+                     attempt: Attempt, usage: dict[str, Any] | None,
+                     first: bool) -> tuple[dict[str, Any], Cost]:
+        """Usage (clamped, or estimated when the upstream sent none) and cost of what one
+        upstream produced; the web search is charged with the first part only."""
+        if not usage:
             # a cut or abandoned stream: count what was generated ourselves
             prompt = prompt_tokens(meta.body.get("messages") or [], meta.body.get("tools"))
-            completion = text_tokens(outcome.completion_text)
-            outcome.usage = {"prompt_tokens": prompt, "completion_tokens": completion,
-                             "total_tokens": prompt + completion}
+            prompt += text_tokens(outcome.prefill_text)
+            completion = text_tokens(outcome.segment_text)
+            usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                     "total_tokens": prompt + completion}
             outcome.usage_estimated = True
         # never charge for more output than the request allowed and was held for; a prompt
         # may count more than our bound (hidden tool prompts) but never beyond the context
         prompt_cap = max(bounds.prompt_tokens, attempt.endpoint.context_length)
-        outcome.usage, anomalies = clamp_usage(outcome.usage, prompt_cap,
-                                               bounds.output_cap(attempt))
+        usage, anomalies = clamp_usage(usage, prompt_cap, bounds.output_cap(attempt))
         if anomalies:
-            outcome.usage_anomalies = anomalies
+            outcome.usage_anomalies += anomalies
             log.warning("usage from %s clamped for %s: %s", attempt.provider.name,
                         outcome.gen_id, "; ".join(anomalies))
         pricing = attempt.endpoint.pricing
         conf = self.web_conf
-        if outcome.web_results and conf is not None and not pricing.web_search:
+        web = first and bool(outcome.web_results)
+        if web and conf is not None and not pricing.web_search:
             pricing = dataclasses.replace(pricing, web_search=conf.price_per_search)
-        outcome.cost = compute_cost(pricing, outcome.usage, self.markup,
-                                    outcome.images, 1 if outcome.web_results else 0)
+        return usage, compute_cost(pricing, usage, self.markup, outcome.images, 1 if web else 0)
+
+    def finish_cost(self, outcome: Outcome, meta: RequestMeta, bounds: Bounds) -> None:
+        attempt = outcome.served
+        if attempt is None:
+            return
+        if not outcome.segments and not outcome.usage:
+            outcome.segment_text = outcome.completion_text
+        usage, cost = self.segment_cost(outcome, meta, bounds, attempt, outcome.usage,
+                                         not outcome.segments)
+        if outcome.segments:
+            parts = [*outcome.segments, Segment(attempt, usage, cost)]
+            usage, cost = combine_usage([p.usage for p in parts]), sum_costs([p.cost
+                                                                              for p in parts])
+        outcome.usage, outcome.cost = usage, cost
 
     def settle(self, outcome: Outcome, meta: RequestMeta) -> None:
         attempt = outcome.served
@@ -131,6 +146,28 @@ class Accountant:
         gen_s = max(1e-3, elapsed - ttft / 1000)
         await self.health.record_success(attempt.endpoint.key, ttft, tokens / gen_s)
 
+
+
+def combine_usage(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One usage block for an answer several upstreams produced."""
+    out: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0}
+    pdet = {"cached_tokens": 0, "cache_write_tokens": 0}
+    cdet = {"reasoning_tokens": 0}
+    for u in parts:
+        out["prompt_tokens"] += int(u.get("prompt_tokens") or 0)
+        out["completion_tokens"] += int(u.get("completion_tokens") or 0)
+        for k in pdet:
+            pdet[k] += int((u.get("prompt_tokens_details") or {}).get(k) or 0)
+        cdet["reasoning_tokens"] += int(
+            (u.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+    out["total_tokens"] = out["prompt_tokens"] + out["completion_tokens"]
+    out["prompt_tokens_details"], out["completion_tokens_details"] = pdet, cdet
+    return out
+
+
+def sum_costs(costs: list[Cost]) -> Cost:
+    return Cost(sum(c.provider_pico for c in costs), sum(c.pico for c in costs),
+                sum(c.prompt_pico for c in costs), sum(c.completion_pico for c in costs))
 
 
 def dump(obj: Any) -> str:

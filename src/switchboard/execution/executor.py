@@ -145,6 +145,13 @@ class Executor:
             )
         )
 
+    record_attempt = _record
+
+    async def note_stream_failure(self, attempt: Attempt, error: Any) -> None:
+        """A stream that broke after content: the provider's failure, for its health."""
+        upstream = UpstreamError(error.status, error.message, error.error_type or "")
+        await self._note_failure(attempt, _AttemptFailed(upstream, "reset"))
+
     async def _note_failure(self, attempt: Attempt, failed: _AttemptFailed) -> None:
         if failed.error.upstream_status in _REQUEST_FAULTS or failed.error.error_type in (
             "content_policy",

@@ -67,6 +67,29 @@ def bounds_for(dialects: Dialects, plan: Plan, body: dict[str, Any], markup: Dec
     return bounds
 
 
+def continuation_reserve(plan: Plan, bounds: Bounds, markup: Decimal) -> int:
+    """What a continuation may add to a stream's worst case: the prompt once more, at the
+    dearest prompt price of the plan (its output shares the original cap)."""
+    return max(worst_case_pico(a.endpoint.pricing, bounds.prompt_tokens, 0, markup)
+               for a in plan.attempts)
+
+
+def fit_output(attempt: Attempt, prompt_tokens: int, want: int, budget_pico: int,
+               markup: Decimal, images: int = 0) -> int:
+    """The largest output cap ≤ `want` whose worst case fits in `budget_pico` (0: none)."""
+    pricing = attempt.endpoint.pricing
+    if worst_case_pico(pricing, prompt_tokens, want, markup, images) <= budget_pico:
+        return want
+    lo, hi = 0, want
+    while lo < hi:  # worst_case_pico grows with the cap: bisect
+        mid = (lo + hi + 1) // 2
+        if worst_case_pico(pricing, prompt_tokens, mid, markup, images) <= budget_pico:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _count(v: Any) -> int:
     try:
         return max(0, int(v or 0))

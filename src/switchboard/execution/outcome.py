@@ -21,9 +21,13 @@ class AttemptRecord:
     latency_ms: int
     error_type: str | None = None
     message: str | None = None
+    tokens: tuple[int, int] | None = None  # (prompt, completion) it contributed, if it served
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        extra: dict[str, Any] = {}
+        if self.tokens is not None:
+            extra = {"tokens_prompt": self.tokens[0], "tokens_completion": self.tokens[1]}
+        return {**extra,
             "provider": self.provider,
             "provider_name": self.provider_name,
             "model_permaslug": self.model,
@@ -34,6 +38,15 @@ class AttemptRecord:
             "message": self.message,
             "is_byok": False,
         }
+
+
+@dataclass(slots=True)
+class Segment:
+    """The part of a continued answer that one upstream produced, and what it cost."""
+
+    attempt: Attempt
+    usage: dict[str, Any]
+    cost: Cost
 
 
 @dataclass(slots=True)
@@ -60,4 +73,8 @@ class Outcome:
     error: GatewayError | None = None
     finished_choices: set[int] = field(default_factory=set)  # choice indexes already finished
     usage_anomalies: list[str] = field(default_factory=list)  # what clamping cut
+    # a stream continued after a break: the earlier upstreams' parts, in order
+    segments: list[Segment] = field(default_factory=list)
+    segment_text: str = ""  # what the current upstream produced (all of it, unless continued)
+    prefill_text: str = ""  # the assistant prefix the current upstream was sent
     auto_choice: AutoChoice | None = None  # openrouter/auto's pick and reason, for the record

@@ -28,7 +28,7 @@ from switchboard.dialects.registry import Dialects
 from switchboard.errors import GatewayError, bad_request
 from switchboard.execution.accounting import Accountant, RequestMeta, dump
 from switchboard.execution.executor import Executor
-from switchboard.execution.holds import Bounds, bounds_for
+from switchboard.execution.holds import Bounds, bounds_for, choices, continuation_reserve
 from switchboard.execution.outcome import Outcome
 from switchboard.execution.shaping import shape_completion, to_text_completion
 from switchboard.limits.limiter import Limiter
@@ -99,6 +99,8 @@ class RequestLife:
     meta: RequestMeta
     bounds: Bounds
     accountant: Accountant
+    plan: Plan | None = None
+    continue_on_break: bool = False  # may a stream that breaks half-way be continued?
     settled: bool = False
 
     def finish_cost(self) -> None:
@@ -128,6 +130,7 @@ class ChatService:
     rng: random.Random = field(default_factory=random.Random)
     keepalive_first_s: float = 2.0
     keepalive_every_s: float = 3.0
+    continue_on_break: bool = True  # the config's default; a request may turn it off
     _plan_cache: dict[tuple[Any, ...], Plan] = field(default_factory=dict)
     auto_sessions: SessionModels = field(default_factory=SessionModels)  # openrouter/auto picks
 
@@ -146,6 +149,12 @@ class ChatService:
         bounds = bounds_for(self.dialects, plan, body, self.markup,
                             self._search_pico() if web else 0,
                             creq.web_max_results * _WEB_RESULT_TOKENS if web else 0)
+        continuing = (creq.stream and self.continue_on_break and len(plan.attempts) > 1
+                      and parse_preferences(creq.provider).continue_on_break
+                      and choices(body) == 1)
+        if continuing:
+            # a continuation sends the prompt a second time: hold for it too
+            bounds.amount += continuation_reserve(plan, bounds, self.markup)
         await self.limiter.check(call.key, plan)
         gen_id = new_generation_id()
         await self.ledger.hold(gen_id, call.key, bounds.amount)
@@ -153,7 +162,7 @@ class ChatService:
         outcome.images = images
         outcome.auto_choice = plan.auto_choice
         life = RequestLife(outcome, RequestMeta(call.key, creq, body, call.headers, call.legacy),
-                           bounds, self.accountant)
+                           bounds, self.accountant, plan, continuing)
         try:
             if web:
                 body = life.meta.body = await self._search(creq, body, outcome)

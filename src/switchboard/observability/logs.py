@@ -8,8 +8,12 @@ only the fields they mean to publish.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import logging.config
+import logging.handlers
+import queue
+import sys
 import time
 from typing import Any, Literal
 
@@ -23,10 +27,21 @@ LEVELS = ("debug", "info", "warning", "error", "critical")
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "_granian", "granian.access")
 
 
-def _timestamp(created: float) -> str:
-    secs = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (
-        f".{int((created - secs) * 1000):03d}Z")
+class _Clock:
+    """ISO-8601 UTC with milliseconds; the date part is formatted once per second."""
+
+    __slots__ = ("prefix", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def stamp(self, created: float) -> str:
+        secs = int(created)
+        if secs != self.second:
+            self.second, self.prefix = secs, time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                           time.gmtime(secs))
+        return f"{self.prefix}.{int((created - secs) * 1000):03d}Z"
 
 
 class RequestIdFilter(logging.Filter):
@@ -39,9 +54,13 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": _timestamp(record.created),
+            "time": self.clock.stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -52,14 +71,20 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             line.update(fields)
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+        exc = _exception_text(self, record)
+        if exc:
+            line["exc"] = exc
         return orjson.dumps(line, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
-        parts = [_timestamp(record.created), record.levelname, record.name, record.getMessage()]
+        parts = [self.clock.stamp(record.created), record.levelname, record.name,
+                 record.getMessage()]
         rid = getattr(record, "request_id", None)
         if rid:
             parts.append(f"request_id={rid}")
@@ -67,9 +92,51 @@ class TextFormatter(logging.Formatter):
         if fields:
             parts.extend(f"{k}={_text_value(v)}" for k, v in fields.items() if v is not None)
         out = " ".join(parts)
+        exc = _exception_text(self, record)
+        return f"{out}\n{exc}" if exc else out
+
+
+def _exception_text(fmt: logging.Formatter, record: logging.LogRecord) -> str | None:
+    if record.exc_info:
+        return fmt.formatException(record.exc_info)
+    return record.exc_text or None  # already rendered by BackgroundHandler.prepare
+
+
+_PLAIN = logging.Formatter()
+
+
+class BackgroundHandler(logging.handlers.QueueHandler):
+    """Hands records to a thread that formats and writes them: the request pays for a
+    record and a queue put, not for JSON encoding and the write to stderr."""
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.listener = logging.handlers.QueueListener(self.queue, target)
+        self.listener.start()
+        atexit.register(self.stop)  # drains what is queued at exit
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # the message and traceback are rendered here, while the arguments are still valid
+        record.message = record.getMessage()
+        record.msg, record.args = record.message, None
         if record.exc_info:
-            out += "\n" + self.formatException(record.exc_info)
-        return out
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+    def stop(self) -> None:
+        if self.listener._thread is not None:  # type: ignore[attr-defined]  # once only
+            self.listener.stop()
+
+    def close(self) -> None:
+        self.stop()
+        super().close()
+
+
+def background_stderr(fmt: LogFormat = "text") -> BackgroundHandler:
+    target = logging.StreamHandler(sys.stderr)
+    target.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    return BackgroundHandler(target)
 
 
 def _text_value(value: Any) -> str:
@@ -85,15 +152,14 @@ def dict_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
     """A logging.config dictionary: one stderr handler for the root and the server loggers."""
     if level.lower() not in LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LEVELS)}")
-    formatter = JsonFormatter if fmt == "json" else TextFormatter
     lvl = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {"switchboard": {"()": formatter}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                                "formatter": "switchboard", "filters": ["request_id"]}},
+        # the request id filter runs on the caller's side of the queue, in its context
+        "handlers": {"stderr": {"()": background_stderr, "fmt": fmt,
+                                "filters": ["request_id"]}},
         "root": {"level": lvl, "handlers": ["stderr"]},
         # the servers' loggers lose their own handlers and write through ours
         "loggers": {name: {"level": lvl, "handlers": [], "propagate": True}
@@ -101,5 +167,16 @@ def dict_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
     }
 
 
+def lighten_records() -> None:
+    """Skip what no line shows: the caller's file and line (a stack walk per record),
+    thread, process and task names. Process-wide, so only `switchboard serve` calls it."""
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]
+
+
 def setup_logging(level: str = "info", fmt: LogFormat = "text") -> None:
+    lighten_records()
     logging.config.dictConfig(dict_config(level, fmt))

@@ -9,6 +9,7 @@ outcome classes only; never a key, an account or a raw path.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,6 +20,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+
+from switchboard.observability.fastmetrics import FastCollector, FastMetric
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -33,23 +36,39 @@ class Metrics:
     def __init__(self) -> None:
         # `_created` series double the scrape for nothing a dashboard uses (process-wide)
         disable_created_metrics()
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
+        shared = multiprocess_dir() is not None
+        fast = FastCollector()
+        if not shared:
+            r.register(fast)  # type: ignore[arg-type]
 
-        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
-            return Counter(name, doc, labels, registry=r)
+        # Several workers: prometheus-client's file-backed values, summed at scrape time.
+        # One process: plain numbers (FastMetric), about ten times cheaper per update.
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
+            if shared:
+                return Counter(name, doc, labels, registry=r)
+            return fast.add(FastMetric("counter", name, doc, labels))
 
-        def gauge(name: str, doc: str, mode: str) -> Gauge:
-            return Gauge(name, doc, registry=r, multiprocess_mode=mode)  # type: ignore[arg-type]
+        def gauge(name: str, doc: str, mode: str) -> Any:
+            if shared:
+                return Gauge(name, doc, registry=r, multiprocess_mode=mode)  # type: ignore[arg-type]
+            return fast.add(FastMetric("gauge", name, doc))
+
+        def histogram(name: str, doc: str, labels: tuple[str, ...],
+                      buckets: tuple[float, ...]) -> Any:
+            if shared:
+                return Histogram(name, doc, labels, registry=r, buckets=buckets)
+            return fast.add(FastMetric("histogram", name, doc, labels, buckets))
 
         self.requests = counter("switchboard_requests", "HTTP requests answered",
                                 ("endpoint", "model", "provider", "status"))
-        self.duration = Histogram(
-            "switchboard_request_duration_seconds", "Time from request to the response's end",
-            ("endpoint",), registry=r, buckets=_LATENCY_BUCKETS)
-        self.ttft = Histogram(
-            "switchboard_time_to_first_token_seconds", "Time to the first content token",
-            ("provider",), registry=r, buckets=_LATENCY_BUCKETS)
+        self.duration = histogram("switchboard_request_duration_seconds",
+                                  "Time from request to the response's end", ("endpoint",),
+                                  _LATENCY_BUCKETS)
+        self.ttft = histogram("switchboard_time_to_first_token_seconds",
+                              "Time to the first content token of a stream", ("provider",),
+                              _LATENCY_BUCKETS)
         self.attempts = counter("switchboard_upstream_attempts", "Upstream attempts by outcome",
                                 ("provider", "outcome"))
         self.fallbacks = counter("switchboard_fallbacks", "Moves to the next endpoint after a "
@@ -68,9 +87,9 @@ class Metrics:
                                    "open or probing", "livemax")
         self.ledger_queue = gauge("switchboard_ledger_queue_depth", "Settlements waiting to "
                                   "be written", "livesum")
-        self.settlement_lag = Histogram(
+        self.settlement_lag = histogram(
             "switchboard_settlement_lag_seconds", "Time from a request's settlement to its "
-            "commit in the database", registry=r, buckets=_LAG_BUCKETS)
+            "commit in the database", (), _LAG_BUCKETS)
         self.dependency_errors = counter("switchboard_dependency_errors", "Database and Redis "
                                          "errors", ("dependency",))
         self.background_failures = counter("switchboard_background_failures", "Failures of "

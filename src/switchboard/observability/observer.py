@@ -262,19 +262,19 @@ class Observer:
 
 def _gen_ai_attributes(span: Any, outcome: Any, model: str, provider: str, prompt: int,
                        completion: int) -> None:
-    span.set_attribute("gen_ai.operation.name", "chat")
-    span.set_attribute("gen_ai.request.model", model)
-    span.set_attribute("switchboard.generation_id", outcome.gen_id)
+    attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model,
+                             "switchboard.generation_id": outcome.gen_id,
+                             "switchboard.attempts": len(outcome.attempts)}
     if provider:
-        span.set_attribute("gen_ai.provider.name", provider)
-        span.set_attribute("gen_ai.response.model", model)
+        attrs["gen_ai.provider.name"] = provider
+        attrs["gen_ai.response.model"] = model
     if outcome.upstream_id:
-        span.set_attribute("gen_ai.response.id", outcome.upstream_id)
+        attrs["gen_ai.response.id"] = outcome.upstream_id
     if outcome.finish_reason:
-        span.set_attribute("gen_ai.response.finish_reasons", [outcome.finish_reason])
+        attrs["gen_ai.response.finish_reasons"] = [outcome.finish_reason]
     if outcome.usage:
-        span.set_attribute("gen_ai.usage.input_tokens", prompt)
-        span.set_attribute("gen_ai.usage.output_tokens", completion)
+        attrs["gen_ai.usage.input_tokens"] = prompt
+        attrs["gen_ai.usage.output_tokens"] = completion
     if outcome.error is not None and outcome.served is None:
-        span.set_attribute("error.type", outcome.error.error_type)
-    span.set_attribute("switchboard.attempts", len(outcome.attempts))
+        attrs["error.type"] = outcome.error.error_type
+    span.set_attributes(attrs)  # one lock and one validation pass, not one per attribute

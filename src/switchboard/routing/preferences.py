@@ -61,6 +61,7 @@ class ProviderPreferences:
     preferred_min_throughput: PercentileCutoff | None = None
     preferred_max_latency: PercentileCutoff | None = None
     options: Mapping[str, Any] | None = None  # per-provider options map (OpenRouter SDK ≥ 1.3)
+    continue_on_break: bool = True  # ours: continue a stream that breaks half-way
 
 
 DEFAULT_PREFERENCES = ProviderPreferences()
@@ -214,4 +215,5 @@ _PARSERS: dict[str, _FieldParser] = {
     "preferred_min_throughput": _cutoff("preferred_min_throughput"),
     "preferred_max_latency": _cutoff("preferred_max_latency"),
     "options": _options,
+    "continue_on_break": _flag("continue_on_break"),
 }
