@@ -36,7 +36,7 @@ from switchboard.routing.health import HealthTracker
 from switchboard.routing.health_redis import RedisHealthTracker
 from switchboard.settings import Settings
 from switchboard.store import db as dbmod
-from switchboard.store import migrations
+from switchboard.store import migrations, root_keys
 from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key
 from switchboard.web import Receive, Request, Scope, Send, StreamResponse, error_response
 
@@ -92,17 +92,16 @@ class Services:
 async def bootstrap_keys(repo: Repo, admin_key: str | None) -> list[str]:
     """First start: the default account, the root key and a first API key, printed once.
 
-    With SWITCHBOARD_ADMIN_KEY set, that value is the root key (stored hashed, not printed).
+    With SWITCHBOARD_ADMIN_KEY set, that value is a root key (stored hashed, not printed),
+    leased: once no instance names it any more, it stops working (store/root_keys.py).
     """
     messages: list[str] = []
     await repo.ensure_default_account()
     first_start = not await repo.root_key_exists()
     if admin_key:
-        if await repo.get_key(hash_key(admin_key)) is None:
-            with contextlib.suppress(Exception):  # another worker stored it first
-                await repo.create_key(DEFAULT_ACCOUNT, "root (SWITCHBOARD_ADMIN_KEY)", "root",
-                                      key=admin_key)
-    elif first_start:
+        await root_keys.adopt_env_key(repo, admin_key)
+    await root_keys.expire_env_keys(repo.db)
+    if first_start and not admin_key:
         root, _ = await repo.create_key(DEFAULT_ACCOUNT, "root", "root")
         messages += ["First start: keys below are shown once and stored only as hashes.",
                      f"  root admin key : {root}"]
@@ -182,13 +181,14 @@ class SwitchboardApp:
             windows = MemoryWindows()
         health.observer = self.observer
         await self.upstream.start()
-        ledger = Ledger(database, concurrency=lambda: self._inflight)
+        ledger = Ledger(database)
         ledger.observer = self.observer
         await ledger.start()
         svc = Services(
             settings=s, repo=repo, ledger=ledger,
             executor=Executor(self.upstream, Dialects(), health), health=health,
-            limiter=Limiter(windows, lambda a: svc.charged_total(a)), auth=Authenticator(repo),
+            limiter=Limiter(windows, lambda a: svc.charged_total(a)),
+            auth=Authenticator(repo, s.admin_key),
             redis=redis, boot_messages=boot, observer=self.observer,
         )
         svc.executor.observer = self.observer
@@ -232,6 +232,9 @@ class SwitchboardApp:
             if self.svc.redis is not None:
                 await self.svc.redis.aclose()
         await self.upstream.close()
+        if self.settings.admin_key:
+            with contextlib.suppress(Exception):
+                await root_keys.release_env_key(self._database, hash_key(self.settings.admin_key))
         await self._database.close()
         self.observer.close()
 
@@ -240,6 +243,9 @@ class SwitchboardApp:
             await asyncio.sleep(5)
             try:
                 await svc.refresh_accounts()
+                if svc.settings.admin_key:
+                    await root_keys.renew_env_key(svc.repo.db, hash_key(svc.settings.admin_key))
+                await root_keys.expire_env_keys(svc.repo.db)
                 days = svc.settings.file.logging.retain_days
                 cutoff = datetime.now(UTC) - timedelta(days=days)
                 await svc.repo.purge_content(cutoff.isoformat().replace("+00:00", "Z"))

@@ -75,6 +75,7 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path) -> None:
     key = re.search(r"first API key  : (sk-sb-v1-\S+)", "".join(lines))
     assert key
     received: list[str] = []
+    started = threading.Event()
 
     def consume() -> None:
         with httpx.stream("POST", f"{base}/api/v1/chat/completions", timeout=30,
@@ -83,11 +84,14 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path) -> None:
                                 "simulate": {"chunk_delay_ms": 150},
                                 "messages": [{"role": "user", "content": "one two three four"}]},
                           ) as r:
-            received.extend(r.iter_lines())
+            for line in r.iter_lines():
+                started.set()
+                received.append(line)
 
     t = threading.Thread(target=consume)
     t.start()
-    time.sleep(0.3)
+    # the stream is in flight (its first line arrived), however slow the machine is
+    assert started.wait(20)
     proc.send_signal(signal.SIGTERM)
     t.join(30)
     proc.wait(30)

@@ -26,6 +26,16 @@ async def _setup(url: str) -> tuple[object, Repo]:
     return db, repo
 
 
+async def _funded_key(url: str, **key_fields: Any) -> tuple[Any, Repo, KeyRecord]:
+    """A migrated database whose default account holds $1, and one key of it."""
+    db, repo = await _setup(url)
+    await repo.grant_credits("default", 10**12)
+    _, row = await repo.create_key("default", "k", **key_fields)
+    key = await repo.key_record(row["hash"])
+    assert key is not None
+    return db, repo, key
+
+
 def gen(gen_id: str, key: KeyRecord, cost: int) -> dict[str, Any]:
     """A generation record as the chat handler hands it to the ledger."""
     zero = dict.fromkeys(
@@ -38,11 +48,7 @@ def gen(gen_id: str, key: KeyRecord, cost: int) -> dict[str, Any]:
 
 def test_settle_is_idempotent_by_generation_id(backend: Backend) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k")
-        key = await repo.key_record(row["hash"])
-        assert key is not None
+        db, repo, key = await _funded_key(backend.url)
         ledger = Ledger(db)
         other = Ledger(db)  # a second writer (as another instance would be)
         await ledger.hold("gen-1", key, 1000)
@@ -73,11 +79,7 @@ def test_settle_is_idempotent_by_generation_id(backend: Backend) -> None:
 
 def test_hold_is_all_or_nothing(backend: Backend) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k", limit_pico=100)
-        key = await repo.key_record(row["hash"])
-        assert key is not None
+        db, repo, key = await _funded_key(backend.url, limit_pico=100)
         ledger = Ledger(db)
         with pytest.raises(GatewayError) as info:
             await ledger.hold("gen-x", key, 101)  # the account could, the key cannot
@@ -95,12 +97,8 @@ def test_hold_is_all_or_nothing(backend: Backend) -> None:
 
 def test_stale_holds_are_released(backend: Backend) -> None:
     async def main() -> None:
-        db, repo = await _setup(backend.url)
-        await repo.grant_credits("default", 10**12)
-        _, row = await repo.create_key("default", "k")
-        key = await repo.key_record(row["hash"])
-        assert key is not None
-        ledger = Ledger(db, hold_ttl_s=0.0)
+        db, repo, key = await _funded_key(backend.url)
+        ledger = Ledger(db, lease_s=0.0)
         await ledger.hold("gen-crashed", key, 5000)
         await asyncio.sleep(0.01)
         assert await ledger.release_stale() == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 
 from switchboard.errors import GatewayError
+from switchboard.store import root_keys
 from switchboard.store.repo import KeyRecord, Repo, hash_key
 from switchboard.web import Request
 
@@ -12,8 +14,9 @@ _CACHE_TTL_S = 2.0  # bounded staleness for a key disabled on another instance
 
 
 class Authenticator:
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, admin_key: str | None = None) -> None:
         self.repo = repo
+        self._admin_key = admin_key  # this instance's SWITCHBOARD_ADMIN_KEY
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
         self._by_hash: dict[str, str] = {}
 
@@ -40,6 +43,15 @@ class Authenticator:
         else:
             h = hash_key(token)
             record = await self.repo.key_record(h)
+            if record is not None and root_keys.lease_ended(record.lease_until):
+                if self._admin_key is not None and hmac.compare_digest(
+                        token.encode(), self._admin_key.encode()):
+                    # another instance naming the same key stopped and ended its lease:
+                    # this one still names it
+                    await root_keys.renew_env_key(self.repo.db, h)
+                    record = await self.repo.key_record(h)
+                else:
+                    record = None  # SWITCHBOARD_ADMIN_KEY no longer names it
             if len(self._cache) > 100_000:
                 self._cache.clear()
                 self._by_hash.clear()

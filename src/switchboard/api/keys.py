@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from switchboard.api.query import MAX_OFFSET, query_int
+from switchboard.billing.bounds import MAX_KEY_LIMIT_USD
 from switchboard.billing.pricing import to_pico, usd_float
 from switchboard.errors import GatewayError, bad_request
 from switchboard.limits.limiter import FREE_RPD, FREE_RPD_PAID, FREE_RPM, PAID_THRESHOLD_PICO
+from switchboard.store import root_keys
 from switchboard.store.repo import DEFAULT_ACCOUNT, RESETS, KeyRecord, period_start
 from switchboard.web import Request, Response, json_response
 
@@ -25,8 +28,10 @@ def parse_limit(raw: Any, field: str = "limit") -> int | None:
         value = Decimal(str(raw))
     except InvalidOperation:
         raise bad_request(f"{field} must be a number of USD or null", field) from None
-    if value < 0 or not value.is_finite():
+    if not value.is_finite() or value < 0:
         raise bad_request(f"{field} must be zero or positive", field)
+    if value > MAX_KEY_LIMIT_USD:
+        raise bad_request(f"{field} must be at most {MAX_KEY_LIMIT_USD:,} USD", field)
     return to_pico(value)
 
 
@@ -37,6 +42,11 @@ def parse_reset(raw: Any) -> str | None:
         raise bad_request("limit_reset must be one of daily, weekly, monthly or null",
                           "limit_reset")
     return str(raw)
+
+
+def _last_root() -> GatewayError:
+    return GatewayError(409, "this is the last working root key: create or enable another "
+                        "first (switchboard admin rotate replaces it)", "conflict")
 
 
 class KeysHandler:
@@ -71,18 +81,18 @@ class KeysHandler:
 
     async def _owned(self, caller: KeyRecord, key_hash: str) -> dict[str, Any]:
         row = await self.svc.repo.get_key(key_hash)
-        if row is None or row["kind"] == "root" or (
-            caller.kind != "root" and row["account_id"] != caller.account_id
-        ):
+        if row is None or (caller.kind != "root" and (
+            row["kind"] == "root" or row["account_id"] != caller.account_id)):
             raise GatewayError(404, f"no key with hash '{key_hash}'", "not_found")
         return row
 
     async def list(self, req: Request) -> Response:
         caller = await self.svc.auth.manager_key(req)
-        offset = int(req.query.get("offset", "0") or 0) if req.query.get(
-            "offset", "0").isdigit() else 0
+        offset = query_int(req, "offset", 0, 0, MAX_OFFSET)
+        limit = query_int(req, "limit", 100, 1, 100)
         account = req.query.get("account_id") if caller.kind == "root" else caller.account_id
-        rows = await self.svc.repo.list_keys(account, offset)
+        rows = await self.svc.repo.list_keys(account, offset, limit,
+                                             include_root=caller.kind == "root")
         if req.query.get("include_disabled") == "false":
             rows = [r for r in rows if not r["disabled"]]
         return json_response(200, {"data": [await self.key_view(r) for r in rows]})
@@ -143,19 +153,30 @@ class KeysHandler:
             fields["limit_pico"] = parse_limit(body["limit"])
         if "limit_reset" in body:
             fields["limit_reset"] = parse_reset(body["limit_reset"])
+        retiring = row["kind"] == "root" and fields.get("disabled") is True
+        if retiring and not await root_keys.retire(svc.repo.db, row["hash"], delete=False):
+            raise _last_root()
         updated = await svc.repo.update_key(row["hash"], fields)
         svc.auth.invalidate(row["hash"])
         await svc.publish_key_change(row["hash"])
-        assert updated is not None
+        if updated is None:  # deleted meanwhile by a concurrent DELETE
+            raise GatewayError(404, f"no key with hash '{row['hash']}'", "not_found")
         return json_response(200, {"data": await self.key_view(updated)})
 
     async def delete(self, req: Request) -> Response:
         svc = self.svc
         caller = await svc.auth.manager_key(req)
         row = await self._owned(caller, req.path_params["hash"])
-        await svc.repo.delete_key(row["hash"])
+        if row["kind"] == "root":
+            if not await root_keys.retire(svc.repo.db, row["hash"], delete=True):
+                raise _last_root()
+            deleted = True
+        else:
+            deleted = await svc.repo.delete_key(row["hash"])
         svc.auth.invalidate(row["hash"])
         await svc.publish_key_change(row["hash"])
+        if not deleted:  # a concurrent DELETE won
+            raise GatewayError(404, f"no key with hash '{row['hash']}'", "not_found")
         return json_response(200, {"deleted": True})
 
     async def current(self, req: Request) -> Response:
@@ -164,7 +185,8 @@ class KeysHandler:
         await svc.ledger.flush()
         row = await svc.repo.get_key(key.hash)
         account = await svc.repo.get_account(key.account_id)
-        assert row is not None and account is not None
+        if row is None or account is None:  # deleted since the cached lookup
+            raise GatewayError(401, "Invalid API key", "unauthorized")
         view = await self.key_view(row)
         balance = usd_float(account["credits"] - account["usage"])
         free_rpm, free_rpd = FREE_RPM, FREE_RPD

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from switchboard.billing.bounds import MAX_CHARGE_USD, MAX_CREDITS_USD
 from switchboard.billing.pricing import to_pico, usd_float
 from switchboard.errors import GatewayError, bad_request
 from switchboard.store.repo import DEFAULT_ACCOUNT
@@ -53,15 +54,22 @@ class MoneyHandler:
             amount = Decimal(str(raw))
         except InvalidOperation:
             raise bad_request("amount must be a number of USD", "amount") from None
-        if not amount.is_finite() or amount <= 0:
+        if not amount.is_finite() or amount <= 0 or to_pico(min(amount, MAX_CHARGE_USD)) < 1:
             raise bad_request("amount must be a positive number of USD", "amount")
+        if amount > MAX_CHARGE_USD:
+            raise bad_request(f"amount must be at most {MAX_CHARGE_USD:,} USD per charge",
+                              "amount")
         account_id = body.get("account_id") or DEFAULT_ACCOUNT
         if not isinstance(account_id, str):
             raise bad_request("account_id must be a string", "account_id")
-        acc = await svc.repo.grant_credits(account_id, to_pico(amount))
-        if acc is None:
+        if await svc.repo.get_account(account_id) is None:
             raise GatewayError(404, f"no account '{account_id}'", "not_found",
                                {"field": "account_id"})
+        acc = await svc.repo.grant_credits(account_id, to_pico(amount),
+                                           to_pico(MAX_CREDITS_USD))
+        if acc is None:
+            raise bad_request(f"amount: an account's credits total at most "
+                              f"{MAX_CREDITS_USD:,} USD; this charge would pass it", "amount")
         svc.note_account(acc)
         return json_response(200, {"data": {"account_id": acc["id"],
                                             "total_credits": usd_float(acc["credits"]),

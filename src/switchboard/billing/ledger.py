@@ -6,7 +6,7 @@ path: settlements queue up and a writer commits them in batches, each exactly on
 (the hold row is the idempotency token: settling deletes it, a second settle finds
 nothing). A clean shutdown drains the queue; `kill -9` loses only what was queued
 (at most one flush interval of finished requests) plus requests in flight; their
-holds expire and are released by the sweeper.
+holds stop being renewed and are released once their lease runs out (billing/leases.py).
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.billing import leases
+from switchboard.billing.bounds import MAX_REQUEST_PICO, bounded_generation
 from switchboard.errors import GatewayError
 from switchboard.store.repo import KeyRecord, generation_row, period_start
 
@@ -85,14 +87,15 @@ class Ledger:
         db: Any,
         flush_interval_s: float = 0.02,
         max_batch: int = 500,
-        hold_ttl_s: float = 3600.0,
-        concurrency: Callable[[], int] = lambda: 2,
+        lease_s: float = leases.LEASE_S,
+        renew_every_s: float = leases.RENEW_EVERY_S,
     ) -> None:
         self.db = db
-        self.concurrency = concurrency  # requests in flight on this process
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
-        self.hold_ttl_s = hold_ttl_s
+        self.lease_s = lease_s
+        self.renew_every_s = renew_every_s
+        self.owner = "inst_" + secrets.token_hex(8)  # this process's holds, for their leases
         self._pending: list[Settlement] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -109,14 +112,13 @@ class Ledger:
         Holds asked for in the same event-loop turn share one transaction (group
         commit): each is still its own conditional update, so none can overspend.
         """
+        if not 0 <= amount_pico <= MAX_REQUEST_PICO:
+            # no account can cover it, and the sum would not fit a 64-bit column
+            raise GatewayError(
+                402, "This request's worst-case cost is beyond the per-request maximum "
+                "($10,000): lower max_tokens", "payment_required",
+                {"required": amount_pico / 1e12})
         loop = asyncio.get_running_loop()
-        if self.db.kind == "sqlite" and self.concurrency() <= 1 and not self._hold_queue:
-            # alone on the loop: nothing to batch with, so skip the extra loop turn
-            async with self.db.transaction() as tx:
-                err = await self._hold_one(tx, gen_id, key, amount_pico)
-            if err is not None:
-                raise err
-            return
         fut: asyncio.Future[GatewayError | None] = loop.create_future()
         self._hold_queue.append((gen_id, key, amount_pico, fut))
         if not self._hold_scheduled:
@@ -139,11 +141,14 @@ class Ledger:
         # settle, on every instance: concurrent transactions can wait, never deadlock.
         order = sorted(range(len(batch)), key=lambda i: (batch[i][1].account_id,
                                                          batch[i][1].hash))
+
+        async def body(tx: Any) -> None:
+            for i in order:
+                gen_id, key, amount, _ = batch[i]
+                results[i] = await self._hold_one(tx, gen_id, key, amount)
+
         try:
-            async with self.db.transaction() as tx:
-                for i in order:
-                    gen_id, key, amount, _ = batch[i]
-                    results[i] = await self._hold_one(tx, gen_id, key, amount)
+            await self.db.run_transaction(body)
         except Exception as exc:
             for *_, fut in batch:
                 if not fut.done():
@@ -180,10 +185,11 @@ class Ledger:
         else:
             await tx.execute("UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1",
                              key.hash, amount_pico)
+        now = time.time()
         await tx.execute(
-            "INSERT INTO holds (id, account_id, key_hash, amount, created_at) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            gen_id, key.account_id, key.hash, amount_pico, time.time())
+            "INSERT INTO holds (id, account_id, key_hash, amount, created_at, owner, "
+            "lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            gen_id, key.account_id, key.hash, amount_pico, now, self.owner, now + self.lease_s)
         return None
 
     @property
@@ -209,7 +215,7 @@ class Ledger:
         await self.flush()
 
     async def _run(self) -> None:
-        last_sweep = 0.0
+        last_lease = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.flush_interval_s):
@@ -217,8 +223,9 @@ class Ledger:
             self._wake.clear()
             try:
                 await self.flush()
-                if time.monotonic() - last_sweep > 60:
-                    last_sweep = time.monotonic()
+                if time.monotonic() - last_lease >= self.renew_every_s:
+                    last_lease = time.monotonic()
+                    await leases.renew(self.db, self.owner, self.lease_s)
                     await self.release_stale()
             except Exception as exc:
                 if self.observer is not None:
@@ -229,85 +236,100 @@ class Ledger:
                 await asyncio.sleep(0.5)
 
     async def flush(self) -> None:
+        """Commit everything queued. A record the database refuses is isolated: the others
+        of its batch are written, and it is settled without its stats or, failing that,
+        dropped (logged) so that it can never stop the ledger; its hold then expires."""
         async with self._flush_lock:
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 try:
                     await self._commit(batch)
                 except Exception:
-                    if len(batch) == 1 and batch[0].generation is None:
-                        raise  # the balance update itself failed: keep it queued, retry later
-                    # one bad record must not hold the others' money hostage: commit them
-                    # one by one, and settle a record that still fails without its stats
+                    if not await self._reachable():
+                        raise  # the database is away: keep the queue, the writer retries
                     log.exception("batch settlement failed; settling one by one")
                     for s in batch:
-                        try:
-                            await self._commit([s])
-                        except Exception:
-                            log.exception("generation %s not recorded; settling money only",
-                                          s.gen_id)
-                            await self._commit([Settlement(s.gen_id, s.key, s.cost_pico, None)])
+                        await self._commit_alone(s)
                 del self._pending[: len(batch)]
                 if self.observer is not None:
                     self.observer.settlements_committed([s.queued_at for s in batch],
                                                         len(self._pending))
 
+    async def _commit_alone(self, s: Settlement) -> None:
+        try:
+            await self._commit([s])
+            return
+        except Exception:
+            log.exception("generation %s not recorded; settling money only", s.gen_id)
+        try:
+            await self._commit([Settlement(s.gen_id, s.key, s.cost_pico, None)])
+        except Exception:
+            log.exception("settlement %s refused by the database; dropped, its hold will "
+                          "expire", s.gen_id)
+
+    async def _reachable(self) -> bool:
+        try:
+            await self.db.fetchone("SELECT 1 AS ok")
+        except Exception:
+            return False
+        return True
+
     async def _commit(self, batch: list[Settlement]) -> None:
-        """One transaction per batch; balance updates summed per account and per key."""
+        await self.db.run_transaction(lambda tx: self._commit_in(tx, batch))
+
+    async def _commit_in(self, tx: Any, batch: list[Settlement]) -> None:
+        """One transaction per batch; balance updates summed per account and per key.
+        A hold its lease already released has amount 0: the charge still applies."""
         accounts: dict[str, list[int]] = {}
         keys: dict[str, tuple[KeyRecord, list[int]]] = {}
         generations: list[tuple[Any, ...]] = []
-        async with self.db.transaction() as tx:
-            for s in batch:
-                row = await tx.fetchone(
-                    "DELETE FROM holds WHERE id = $1 RETURNING amount", s.gen_id)
-                if row is None:
-                    continue  # already settled or released: charge exactly once
-                held = int(row["amount"])
-                acc = accounts.setdefault(s.key.account_id, [0, 0])
-                acc[0] += held
-                acc[1] += s.cost_pico
-                _, k = keys.setdefault(s.key.hash, (s.key, [0, 0]))
-                k[0] += held
-                k[1] += s.cost_pico
-                if s.generation is not None:
-                    gen = generation_row(**s.generation)
-                    generations.append(tuple(gen.get(c) for c in _GEN_COLUMNS))
-            # the same lock order as holds: all accounts sorted, then all keys sorted
-            for account_id, (held, cost) in sorted(accounts.items()):
-                await tx.execute(
-                    "UPDATE accounts SET reserved = reserved - $2, usage = usage + $3 "
-                    "WHERE id = $1", account_id, held, cost)
-            for key_hash, (key, (held, cost)) in sorted(keys.items(), key=lambda kv: kv[0]):
-                await tx.execute(
-                    "UPDATE api_keys SET reserved = reserved - $2, usage = usage + $3, "
-                    "period_usage = (CASE WHEN period_start = $4 THEN period_usage ELSE 0 END)"
-                    " + $3, period_start = $4 WHERE hash = $1",
-                    key_hash, held, cost, period_start(key.limit_reset))
-            if generations:
-                await tx.executemany(_INSERT_GEN, generations)
+        for s in batch:
+            row = await tx.fetchone(
+                "DELETE FROM holds WHERE id = $1 RETURNING amount", s.gen_id)
+            if row is None:
+                continue  # already settled or released: charge exactly once
+            held = int(row["amount"])
+            cost = _bounded_cost(s, held)
+            acc = accounts.setdefault(s.key.account_id, [0, 0])
+            acc[0] += held
+            acc[1] += cost
+            _, k = keys.setdefault(s.key.hash, (s.key, [0, 0]))
+            k[0] += held
+            k[1] += cost
+            if s.generation is not None:
+                fields = dict(s.generation)
+                if "cost" in fields:
+                    fields["cost"] = cost
+                gen = generation_row(**bounded_generation(s.gen_id, fields))
+                generations.append(tuple(gen.get(c) for c in _GEN_COLUMNS))
+        # the same lock order as holds: all accounts sorted, then all keys sorted
+        for account_id, (held, cost) in sorted(accounts.items()):
+            await tx.execute(
+                "UPDATE accounts SET reserved = reserved - $2, usage = usage + $3 "
+                "WHERE id = $1", account_id, held, cost)
+        for key_hash, (key, (held, cost)) in sorted(keys.items(), key=lambda kv: kv[0]):
+            await tx.execute(
+                "UPDATE api_keys SET reserved = reserved - $2, usage = usage + $3, "
+                "period_usage = (CASE WHEN period_start = $4 THEN period_usage ELSE 0 END)"
+                " + $3, period_start = $4 WHERE hash = $1",
+                key_hash, held, cost, period_start(key.limit_reset))
+        if generations:
+            await tx.executemany(_INSERT_GEN, generations)
 
     async def release_stale(self) -> int:
-        """Release holds older than the TTL: requests that died with a crashed instance."""
-        cutoff = time.time() - self.hold_ttl_s
-        rows = await self.db.fetchall(
-            "SELECT id, account_id, key_hash FROM holds WHERE created_at < $1", cutoff
-        )
-        for r in rows:
-            async with self.db.transaction() as tx:
-                held = await tx.fetchone(
-                    "DELETE FROM holds WHERE id = $1 RETURNING amount", r["id"]
-                )
-                if held is None:
-                    continue
-                await tx.execute(
-                    "UPDATE accounts SET reserved = reserved - $2 WHERE id = $1",
-                    r["account_id"],
-                    held["amount"],
-                )
-                await tx.execute(
-                    "UPDATE api_keys SET reserved = reserved - $2 WHERE hash = $1",
-                    r["key_hash"],
-                    held["amount"],
-                )
-        return len(rows)
+        """Release holds whose lease ran out: requests that died with their instance."""
+        return await leases.release_expired(self.db)
+
+def _bounded_cost(s: Settlement, held: int) -> int:
+    """The charge, kept within [0, the per-request maximum]: a cost beyond it is an upstream's
+    absurd report (an anomaly, logged), charged as the worst case the request was admitted for."""
+    try:
+        cost = int(s.cost_pico)
+    except (TypeError, ValueError, OverflowError):
+        cost = -1
+    if 0 <= cost <= MAX_REQUEST_PICO:
+        return cost
+    charged = min(max(held, 0), MAX_REQUEST_PICO) if cost > 0 else 0
+    log.warning("settlement %s: cost %r pico-USD is out of range, charged %d (anomaly)",
+                s.gen_id, s.cost_pico, charged)
+    return charged

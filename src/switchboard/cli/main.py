@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from switchboard.cli.admin_commands import admin_app
 from switchboard.config import ConfigError
 
 app = typer.Typer(help="Switchboard: a self-hosted LLM gateway that speaks OpenRouter's API.",
@@ -16,6 +17,7 @@ config_app = typer.Typer(help="Config file commands.", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
 
 
 @app.command()

@@ -86,6 +86,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # the X-Request-Id the request came with (or was given), to join logs and records
         "ALTER TABLE generations ADD COLUMN request_id TEXT",
     ]),
+    (3, [
+        # hold leases: the owning instance renews them; a dead instance's expire
+        "ALTER TABLE holds ADD COLUMN owner TEXT",
+        "ALTER TABLE holds ADD COLUMN lease_until DOUBLE PRECISION",
+        "CREATE INDEX holds_owner ON holds(owner)",
+        # the root key from SWITCHBOARD_ADMIN_KEY lives while an instance renews it
+        "ALTER TABLE api_keys ADD COLUMN lease_until DOUBLE PRECISION",
+        # the content purge reads only rows that still hold content, however long the history
+        "CREATE INDEX generations_with_content ON generations(created_at) "
+        "WHERE prompt_content IS NOT NULL OR completion_content IS NOT NULL",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

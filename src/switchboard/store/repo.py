@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class KeyRecord:
     limit_pico: int | None
     limit_reset: str | None
     disabled: bool
+    lease_until: float | None = None  # a root key from SWITCHBOARD_ADMIN_KEY: its lease
 
     @property
     def can_infer(self) -> bool:
@@ -64,7 +66,8 @@ class KeyRecord:
 
 def _key_record(row: dict[str, Any]) -> KeyRecord:
     return KeyRecord(row["hash"], row["account_id"], row["kind"], row["name"], row["label"],
-                     row["limit_pico"], row["limit_reset"], bool(row["disabled"]))
+                     row["limit_pico"], row["limit_reset"], bool(row["disabled"]),
+                     row.get("lease_until"))
 
 
 class Repo:
@@ -97,11 +100,15 @@ class Repo:
     async def list_accounts(self) -> list[dict[str, Any]]:
         return await self.db.fetchall("SELECT * FROM accounts ORDER BY created_at, id")
 
-    async def grant_credits(self, account_id: str, amount_pico: int) -> dict[str, Any] | None:
+    async def grant_credits(
+        self, account_id: str, amount_pico: int, max_total_pico: int = 2**62
+    ) -> dict[str, Any] | None:
+        """Add credits; None when the account is missing or would pass `max_total_pico`."""
         async with self.db.transaction() as tx:
             n = await tx.execute(
                 "UPDATE accounts SET credits = credits + $2, "
-                "charged_total = charged_total + $2 WHERE id = $1", account_id, amount_pico)
+                "charged_total = charged_total + $2 WHERE id = $1 AND credits <= $3",
+                account_id, amount_pico, max_total_pico - amount_pico)
             if n != 1:
                 return None
             await tx.execute(
@@ -135,14 +142,18 @@ class Repo:
         row = await self.get_key(key_hash)
         return _key_record(row) if row else None
 
-    async def list_keys(self, account_id: str | None, offset: int = 0) -> list[dict[str, Any]]:
+    async def list_keys(
+        self, account_id: str | None, offset: int = 0, limit: int = 100,
+        include_root: bool = False,
+    ) -> list[dict[str, Any]]:
+        kinds = "" if include_root else " AND kind <> 'root'"
         if account_id is None:
             return await self.db.fetchall(
-                "SELECT * FROM api_keys WHERE kind <> 'root' ORDER BY created_at, hash "
-                "LIMIT 100 OFFSET $1", offset)
+                f"SELECT * FROM api_keys WHERE TRUE{kinds} ORDER BY created_at, hash "
+                "LIMIT $2 OFFSET $1", offset, limit)
         return await self.db.fetchall(
-            "SELECT * FROM api_keys WHERE account_id = $1 AND kind <> 'root' "
-            "ORDER BY created_at, hash LIMIT 100 OFFSET $2", account_id, offset)
+            f"SELECT * FROM api_keys WHERE account_id = $1{kinds} "
+            "ORDER BY created_at, hash LIMIT $3 OFFSET $2", account_id, offset, limit)
 
     async def update_key(self, key_hash: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         allowed = ("name", "disabled", "limit_pico", "limit_reset")
@@ -200,12 +211,21 @@ class Repo:
             "GROUP BY day, model, provider, provider_name, endpoint_id "
             "ORDER BY day DESC, model, provider", account_id, since, until)
 
-    async def purge_content(self, older_than_iso: str) -> int:
-        return await self.db.execute(
-            "UPDATE generations SET prompt_content = NULL, completion_content = NULL "
-            "WHERE created_at < $1 AND (prompt_content IS NOT NULL "
-            "OR completion_content IS NOT NULL)", older_than_iso)
-
+    async def purge_content(self, older_than_iso: str, batch: int = 500) -> int:
+        """Forget stored prompts and completions older than the cutoff, a bounded batch per
+        statement (other statements run in between), read from the index of rows that still
+        hold content: the cost follows what is left to purge, not the length of history."""
+        total = 0
+        while True:
+            n = await self.db.execute(
+                "UPDATE generations SET prompt_content = NULL, completion_content = NULL "
+                "WHERE id IN (SELECT id FROM generations WHERE created_at < $1 AND "
+                "(prompt_content IS NOT NULL OR completion_content IS NOT NULL) "
+                "ORDER BY created_at LIMIT $2)", older_than_iso, batch)
+            total += n
+            if n < batch:
+                return total
+            await asyncio.sleep(0)
 
 
 def generation_row(**fields: Any) -> dict[str, Any]:
