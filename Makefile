@@ -1,5 +1,8 @@
 # Two commands for a newcomer: `make serve` and `make test`.
+# `make serve PORT=8081 HOST=0.0.0.0`; ARGS passes anything else (ARGS="--workers 2").
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -20,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 serve: $(VENV)/.installed
-	$(BIN)/switchboard serve $(ARGS)
+	$(BIN)/switchboard serve --host $(HOST) --port $(PORT) $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests

@@ -242,6 +242,7 @@ class GatewayServer:
         database_url: str | None = None,
     ) -> None:
         from switchboard.app import create_app
+        from switchboard.cli.serve import uvicorn_hardening
         from switchboard.settings import load_settings
 
         self.port = free_port()
@@ -265,8 +266,8 @@ class GatewayServer:
             host="127.0.0.1",
             port=self.port,
             loop="asyncio",
-            http="httptools",
             lifespan="on",
+            **uvicorn_hardening(),  # the same server limits `switchboard serve` runs with
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=5,

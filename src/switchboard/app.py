@@ -14,13 +14,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.api import ops
+from switchboard.api.accounts import AccountsHandler
 from switchboard.api.auth import Authenticator
 from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
+from switchboard.api.generations import GenerationsHandler
 from switchboard.api.keys import KeysHandler
 from switchboard.api.money import MoneyHandler
+from switchboard.api.openapi import OpenAPIHandler
 from switchboard.api.responses import ResponsesHandler
 from switchboard.billing.ledger import Ledger
+from switchboard.console.serve import ConsoleHandler
 from switchboard.dialects.registry import Dialects
 from switchboard.errors import ClientGone, GatewayError
 from switchboard.execution.accounting import Accountant
@@ -37,6 +41,8 @@ from switchboard.routing.health_redis import RedisHealthTracker
 from switchboard.settings import Settings
 from switchboard.store import db as dbmod
 from switchboard.store import migrations, root_keys
+from switchboard.store.account_settings import AccountSettings, effective_settings
+from switchboard.store.queries import purge_account_content
 from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key
 from switchboard.web import Receive, Request, Scope, Send, StreamResponse, error_response
 
@@ -73,6 +79,15 @@ class Services:
     def account_policy(self, account_id: str) -> str:
         return str(self.accounts.get(account_id, {}).get("data_collection") or "allow")
 
+    def store_content(self, account_id: str) -> bool:
+        """The request path's question, answered from memory in a dict lookup or two."""
+        own = self.accounts.get(account_id, {}).get("store_content")
+        return bool(self.settings.file.logging.store_content) if own is None else bool(own)
+
+    def account_settings(self, account_id: str) -> AccountSettings:
+        """Settings from the in-memory account rows: no database read on the request path."""
+        return effective_settings(self.accounts.get(account_id), self.settings.file.logging)
+
     def charged_total(self, account_id: str) -> int:
         return int(self.accounts.get(account_id, {}).get("charged_total") or 0)
 
@@ -87,6 +102,16 @@ class Services:
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.publish("sb:keys", key_hash)
+
+    async def publish_account_change(self, account_id: str) -> None:
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.publish("sb:accounts", account_id)
+
+    async def reload_account(self, account_id: str) -> None:
+        row = await self.repo.get_account(account_id)
+        if row is not None:
+            self.note_account(row)
 
 
 async def bootstrap_keys(repo: Repo, admin_key: str | None) -> list[str]:
@@ -110,7 +135,29 @@ async def bootstrap_keys(repo: Repo, admin_key: str | None) -> list[str]:
         if not messages:
             messages.append("First start: the key below is shown once and stored only as a hash.")
         messages.append(f"  first API key  : {first}")
+        # the lines a newcomer pastes into the terminal the README's commands run in
+        messages.append("Paste into the terminal you send requests from:")
+        if not admin_key:
+            messages.append(f"export SWITCHBOARD_ADMIN_KEY={root}")
+        messages.append(f"export SWITCHBOARD_API_KEY={first}")
     return messages
+
+
+async def purge_expired_content(svc: Services) -> None:
+    """Stored content goes after each account's retain_days: one statement for the accounts
+    on the config's default, one per account with its own retention."""
+    default_days = svc.settings.file.logging.retain_days
+    now = datetime.now(UTC)
+
+    def cutoff(days: int) -> str:
+        return (now - timedelta(days=days)).isoformat().replace("+00:00", "Z")
+
+    own = {a: svc.account_settings(a).retain_days for a in list(svc.accounts)}
+    own = {a: d for a, d in own.items() if d != default_days}
+    db = svc.repo.db
+    await purge_account_content(db, cutoff(default_days), sorted(own), exclude=True)
+    for account_id, days in own.items():
+        await purge_account_content(db, cutoff(days), [account_id], exclude=False)
 
 
 class Router:
@@ -130,7 +177,7 @@ class Router:
         if not params:
             return path
         for m, rx, _ in self.patterns:
-            if m == method and rx.match(path):
+            if (m == method or (method == "HEAD" and m == "GET")) and rx.match(path):
                 return _PATTERN_NAME.sub(r"{\1}", rx.pattern[1:-1])
         return path
 
@@ -138,14 +185,26 @@ class Router:
         h = self.exact.get((method, path))
         if h is not None:
             return h, {}, True
+        if method == "HEAD":  # answered as GET; the server leaves out the body
+            h = self.exact.get(("GET", path))
+            if h is not None:
+                return h, {}, True
         known = any(p == path for (_, p) in self.exact)
         for m, rx, handler in self.patterns:
             found = rx.match(path)
             if found:
-                if m == method:
+                if m == method or (method == "HEAD" and m == "GET"):
                     return handler, found.groupdict(), True
                 known = True
         return None, {}, known
+
+    def allowed(self, path: str) -> list[str]:
+        """The methods a path answers, for a 405's `Allow` header."""
+        methods = {m for (m, p) in self.exact if p == path}
+        methods |= {m for m, rx, _ in self.patterns if rx.match(path)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
 
 
 class SwitchboardApp:
@@ -200,7 +259,7 @@ class SwitchboardApp:
             catalog=s.catalog, markup=s.markup, ledger=ledger, limiter=svc.limiter,
             health=health, executor=svc.executor,
             accountant=Accountant(ledger, health, s.markup, s.file.web_search,
-                                  lambda _account: s.file.logging.store_content,
+                                  svc.store_content,
                                   self.observer),
             account_policy=svc.account_policy, web=svc.web, web_conf=s.file.web_search,
             rng=svc.rng, keepalive_first_s=svc.keepalive_first_s,
@@ -246,9 +305,7 @@ class SwitchboardApp:
                 if svc.settings.admin_key:
                     await root_keys.renew_env_key(svc.repo.db, hash_key(svc.settings.admin_key))
                 await root_keys.expire_env_keys(svc.repo.db)
-                days = svc.settings.file.logging.retain_days
-                cutoff = datetime.now(UTC) - timedelta(days=days)
-                await svc.repo.purge_content(cutoff.isoformat().replace("+00:00", "Z"))
+                await purge_expired_content(svc)
             except Exception as exc:
                 self.observer.background_failure("housekeeping", exc, "database")
 
@@ -259,13 +316,18 @@ class SwitchboardApp:
         while True:
             try:
                 pubsub = svc.redis.pubsub()
-                await pubsub.subscribe("sb:keys")
+                await pubsub.subscribe("sb:keys", "sb:accounts")
                 if lost:
                     svc.auth.invalidate()
                     self.observer.recovered("redis key invalidations")
                     lost = False
                 async for msg in pubsub.listen():
-                    if msg.get("type") == "message":
+                    if msg.get("type") != "message":
+                        continue
+                    if msg["channel"] in (b"sb:accounts", "sb:accounts"):
+                        with contextlib.suppress(Exception):  # the 5 s refresh catches up
+                            await svc.reload_account(msg["data"].decode())
+                    else:
                         svc.auth.invalidate(msg["data"].decode())
             except Exception as exc:
                 if not lost:
@@ -298,8 +360,30 @@ class SwitchboardApp:
         r.add("POST", f"{v1}/credits/charge", money.charge)
         r.add("GET", f"{v1}/accounts", money.list_accounts)
         r.add("POST", f"{v1}/accounts", money.create_account)
-        r.add("GET", f"{v1}/activity", money.activity)
         r.add("GET", f"{v1}/generation", money.generation)
+        gens, accounts = GenerationsHandler(svc), AccountsHandler(svc)
+        r.add("GET", f"{v1}/activity", gens.activity)
+        r.add("GET", f"{v1}/generations", gens.list)
+        r.add("GET", f"{v1}/generation/content", gens.content)
+        r.add("GET", f"{v1}/accounts/{{id}}", accounts.get)
+        r.add("PATCH", f"{v1}/accounts/{{id}}", accounts.update)
+        r.add("GET", f"{v1}/credits/history", accounts.credit_history)
+        console = ConsoleHandler(svc)
+        r.add("GET", "/", console.index)
+        r.add("GET", "/console/model-providers.json", console.model_providers)
+        r.add("GET", "/console/{name}", console.asset)
+        r.add("GET", f"{v1}/openapi.json", OpenAPIHandler().get)
+
+    def _api_hint(self, method: str, path: str) -> str:
+        """For OpenAI's base path (/v1/...) and other near misses: where the API lives."""
+        if path.startswith("/api/v1/"):
+            return ""
+        tail = path.removeprefix("/v1") if path.startswith("/v1/") else path
+        for candidate in ("/api/v1" + tail, "/api/v1" + path.removeprefix("/api")):
+            if self.router.match(method, candidate)[0] is not None:
+                return (f"; the API lives under /api/v1, as on OpenRouter: use {candidate} "
+                        "(base URL http://<host>:<port>/api/v1)")
+        return ""
 
     # -- ASGI ------------------------------------------------------------------------
 
@@ -373,9 +457,13 @@ class SwitchboardApp:
             handler, params, known = self.router.match(req.method, path)
             if handler is None:
                 self.observer.routed(ctx, req.method, "unmatched", req.headers)
-                status, msg = (405, f"method {req.method} not allowed on {path}") if known else (
-                    404, f"no such endpoint: {req.method} {path}")
-                raise GatewayError(status, msg, "not_found" if status == 404 else "bad_request")
+                if not known:
+                    raise GatewayError(404, f"no such endpoint: {req.method} {path}"
+                                       + self._api_hint(req.method, path), "not_found")
+                allow = ", ".join(self.router.allowed(path))
+                raise GatewayError(405, f"method {req.method} not allowed on {path} "
+                                   f"(allowed: {allow})", "method_not_allowed",
+                                   headers={"Allow": allow})
             self.observer.routed(ctx, req.method, self.router.pattern(req.method, path, params),
                                  req.headers)
             req.path_params = params

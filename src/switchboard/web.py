@@ -24,6 +24,18 @@ SSE_HEADERS = [
 ]
 
 
+BODY_TIMEOUT_S = 60.0
+_OFF_LOOP_BYTES = 512 * 1024
+
+
+def _header_value(raw: bytes) -> str:
+    """Header values are UTF-8 as clients send them (`X-Title: 日本`); latin-1 only when not."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 class Request:
     __slots__ = ("_query", "headers", "method", "path", "path_params", "receive", "scope")
 
@@ -33,7 +45,7 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.headers: dict[str, str] = {
-            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+            k.decode("latin-1"): _header_value(v) for k, v in scope["headers"]
         }
         self.path_params: dict[str, str] = {}
         self._query: dict[str, str] | None = None
@@ -51,10 +63,18 @@ class Request:
             return auth[7:].strip() or None
         return None
 
-    async def body(self, limit: int) -> bytes:
+    async def body(self, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise GatewayError(413, f"request body exceeds {limit} bytes", "payload_too_large")
+        try:
+            async with asyncio.timeout(timeout_s):  # a client trickling its body holds a task
+                return await self._read(limit)
+        except TimeoutError:
+            raise GatewayError(408, f"request body not received within {timeout_s:g} s",
+                               "timeout") from None
+
+    async def _read(self, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -75,6 +95,8 @@ class Request:
         if not raw.strip():
             raise GatewayError(400, "request body is empty; expected a JSON object", "bad_request")
         try:
+            if len(raw) > _OFF_LOOP_BYTES:  # a large body is parsed without stalling the loop
+                return await asyncio.to_thread(orjson.loads, raw)
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise GatewayError(

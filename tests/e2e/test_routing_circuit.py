@@ -25,6 +25,7 @@ from tests.e2e.routing_support import (
     stream_ok,
     wait_for,
 )
+from tests.redis_guard import claim
 from tests.support import GatewayServer, MockUpstream, Reply
 
 COOLDOWN_S = 1.0
@@ -185,7 +186,7 @@ def test_a_streamed_probe_closes_the_circuit(client: RoutingClient, upstream: Mo
 def redis_db() -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        client.flushdb()
+        claim(client, REDIS_URL)
     except redis.ConnectionError:
         pytest.skip("no Redis at 127.0.0.1:6379")
     yield REDIS_URL

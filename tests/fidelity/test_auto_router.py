@@ -7,9 +7,11 @@ alike, and with `builtin_catalog: false` every auto request was a 404.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from switchboard.routing.classifier import classify
@@ -81,20 +83,27 @@ models:{models}
 
 
 @pytest.fixture()
-def gw(upstream: MockUpstream, tmp_path: Path) -> Iterator[GatewayServer]:
+def gw(upstream: MockUpstream, tmp_path: Path) -> Iterator[Keyed]:
     upstream.default = lambda path, body: Reply(json=openai_completion(model=body["model"]))
     g = GatewayServer(router_config(upstream.url), tmp_path)
     g.charge(100)
-    g.key = g.new_key()  # type: ignore[attr-defined]
-    yield g
+    yield Keyed(g.http, g.new_key())
     g.stop()
 
 
-def ask(gw: GatewayServer, content: Any, **extra: Any) -> Any:
+@dataclass
+class Keyed:
+    """A gateway's client and an API key for it."""
+
+    http: httpx.Client
+    key: str
+
+
+def ask(gw: Keyed, content: Any, **extra: Any) -> Any:
     body = {"model": "openrouter/auto", "messages": [{"role": "user", "content": content}],
             **extra}
     r = gw.http.post("/chat/completions", json=body,
-                     headers={"Authorization": f"Bearer {gw.key}"})  # type: ignore[attr-defined]
+                     headers={"Authorization": f"Bearer {gw.key}"})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -115,12 +124,12 @@ TOOL = {"type": "function", "function": {"name": "get_weather",
     ("Summarise this: " + "lorem ipsum dolor sit amet " * 12_000, {}, "google/gemini-2.5-flash"),
 ])
 def test_auto_routes_each_kind_of_prompt_to_its_model(
-    gw: GatewayServer, content: Any, extra: dict[str, Any], expected: str
+    gw: Keyed, content: Any, extra: dict[str, Any], expected: str
 ) -> None:
     assert ask(gw, content, **extra)["model"] == expected
 
 
-def test_a_session_sticks_to_its_first_model(gw: GatewayServer) -> None:
+def test_a_session_sticks_to_its_first_model(gw: Keyed) -> None:
     first = ask(gw, "Write a Python function that adds two numbers", session_id="s-1")
     assert first["model"] == "anthropic/claude-sonnet-4.6"
     later = ask(gw, "Thanks! How are you?", session_id="s-1")
@@ -129,7 +138,7 @@ def test_a_session_sticks_to_its_first_model(gw: GatewayServer) -> None:
     assert other["model"] == "openai/gpt-5-mini"
 
 
-def test_plugin_allowed_models_restricts_the_choice(gw: GatewayServer) -> None:
+def test_plugin_allowed_models_restricts_the_choice(gw: Keyed) -> None:
     plugins = [{"id": "auto-router", "allowed_models": ["openai/*"]}]
     got = ask(gw, "Write a Python function that reverses a list", plugins=plugins)
     assert got["model"] == "openai/gpt-5-mini"
@@ -138,8 +147,8 @@ def test_plugin_allowed_models_restricts_the_choice(gw: GatewayServer) -> None:
     assert ask(gw, "Hello!", plugins=plugins)["model"] == "openai/o3"
 
 
-def test_plugin_with_nothing_allowed_is_a_404(gw: GatewayServer) -> None:
-    r = gw.http.post("/chat/completions", headers={"Authorization": f"Bearer {gw.key}"},  # type: ignore[attr-defined]
+def test_plugin_with_nothing_allowed_is_a_404(gw: Keyed) -> None:
+    r = gw.http.post("/chat/completions", headers={"Authorization": f"Bearer {gw.key}"},
                      json={"model": "openrouter/auto", "messages": [{"role": "user",
                                                                       "content": "hi"}],
                            "plugins": [{"id": "auto-router", "allowed_models": ["x/*"]}]})
@@ -153,19 +162,18 @@ def test_config_candidates_narrow_the_pool(upstream: MockUpstream, tmp_path: Pat
     g = GatewayServer(config, tmp_path)
     try:
         g.charge(10)
-        g.key = g.new_key()  # type: ignore[attr-defined]
-        assert ask(g, "Write a Python function")["model"] == "openai/o3"
+        assert ask(Keyed(g.http, g.new_key()), "Write a Python function")["model"] == "openai/o3"
     finally:
         g.stop()
 
 
-def test_free_router_picks_a_free_model(gw: GatewayServer) -> None:
+def test_free_router_picks_a_free_model(gw: Keyed) -> None:
     got = ask(gw, "Hello!", model="openrouter/free")
     assert got["model"] == "meta-llama/llama-3.3-70b-instruct:free"
     assert got["usage"]["cost"] == 0
 
 
-def test_models_lists_the_routers(gw: GatewayServer) -> None:
+def test_models_lists_the_routers(gw: Keyed) -> None:
     data = {m["id"]: m for m in gw.http.get("/models").json()["data"]}
     auto = data["openrouter/auto"]
     assert auto["pricing"]["prompt"] == auto["pricing"]["completion"] == "-1"

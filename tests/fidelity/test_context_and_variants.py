@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import pytest
 
 from switchboard.catalog.loader import build_catalog
 from switchboard.catalog.types import ProviderInfo
@@ -50,52 +52,50 @@ def _post(gw: GatewayServer, key: str, body: dict[str, object]) -> tuple[int, di
     return r.status_code, r.json()
 
 
-def test_prompt_that_cannot_fit_is_a_400_before_any_upstream_call(
-    upstream: MockUpstream, tmp_path: Path
-) -> None:
+@pytest.fixture()
+def pair(upstream: MockUpstream, tmp_path: Path) -> Iterator[tuple[GatewayServer, str]]:
     gw = GatewayServer(SMALL_AND_BIG.format(url=upstream.url), tmp_path)
-    try:
-        gw.charge(100)
-        key = gw.new_key()
-        status, body = _post(gw, key, {"model": "test/tiny", "transforms": [],
-                                        "messages": [{"role": "user", "content": LONG}]})
-        assert status == 400, body
-        err = body["error"]
-        assert isinstance(err, dict)
-        assert err["metadata"]["error_type"] == "context_length_exceeded"
-        assert "middle-out" in err["message"]
-        assert upstream.requests == []
+    gw.charge(100)
+    yield gw, gw.new_key()
+    gw.stop()
 
-        # a fallback model that fits takes over instead
-        upstream.default = lambda p, b: Reply(json=openai_completion(model=b["model"]))
-        status, body = _post(gw, key, {"model": "test/tiny", "models": ["test/pair"],
-                                        "transforms": [],
-                                        "messages": [{"role": "user", "content": LONG}]})
-        assert status == 200 and body["model"] == "test/pair"
-        assert [r["path"] for r in upstream.requests] == ["/big/v1/chat/completions"]
-    finally:
-        gw.stop()
+
+def test_prompt_that_cannot_fit_is_a_400_before_any_upstream_call(
+    upstream: MockUpstream, pair: tuple[GatewayServer, str]
+) -> None:
+    gw, key = pair
+    status, body = _post(gw, key, {"model": "test/tiny", "transforms": [],
+                                    "messages": [{"role": "user", "content": LONG}]})
+    assert status == 400, body
+    err = body["error"]
+    assert isinstance(err, dict)
+    assert err["metadata"]["error_type"] == "context_length_exceeded"
+    assert "middle-out" in err["message"]
+    assert upstream.requests == []
+
+    # a fallback model that fits takes over instead
+    upstream.default = lambda p, b: Reply(json=openai_completion(model=b["model"]))
+    status, body = _post(gw, key, {"model": "test/tiny", "models": ["test/pair"],
+                                    "transforms": [],
+                                    "messages": [{"role": "user", "content": LONG}]})
+    assert status == 200 and body["model"] == "test/pair"
+    assert [r["path"] for r in upstream.requests] == ["/big/v1/chat/completions"]
 
 
 def test_selection_prefers_the_endpoint_whose_context_fits(
-    upstream: MockUpstream, tmp_path: Path
+    upstream: MockUpstream, pair: tuple[GatewayServer, str]
 ) -> None:
-    gw = GatewayServer(SMALL_AND_BIG.format(url=upstream.url), tmp_path)
-    try:
-        gw.charge(100)
-        key = gw.new_key()
-        upstream.default = lambda p, b: Reply(json=openai_completion(model=b["model"]))
-        # the small endpoint is far cheaper, but only the big one holds the prompt
-        status, _ = _post(gw, key, {"model": "test/pair", "provider": {"sort": "price"},
-                                    "messages": [{"role": "user", "content": LONG}]})
-        assert status == 200
-        assert upstream.requests[0]["path"].startswith("/big/")
-        upstream.requests.clear()
-        status, _ = _post(gw, key, {"model": "test/pair", "provider": {"sort": "price"},
-                                    "messages": [{"role": "user", "content": "short"}]})
-        assert upstream.requests[0]["path"].startswith("/small/")
-    finally:
-        gw.stop()
+    gw, key = pair
+    upstream.default = lambda p, b: Reply(json=openai_completion(model=b["model"]))
+    # the small endpoint is far cheaper, but only the big one holds the prompt
+    status, _ = _post(gw, key, {"model": "test/pair", "provider": {"sort": "price"},
+                                "messages": [{"role": "user", "content": LONG}]})
+    assert status == 200
+    assert upstream.requests[0]["path"].startswith("/big/")
+    upstream.requests.clear()
+    status, _ = _post(gw, key, {"model": "test/pair", "provider": {"sort": "price"},
+                                "messages": [{"role": "user", "content": "short"}]})
+    assert upstream.requests[0]["path"].startswith("/small/")
 
 
 # -- :1m and :beta ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
 from switchboard.store.repo import KeyRecord
 from tests.money.conftest import Backend, Start
 from tests.money.util import auth, burst, chat, money_config, user
+from tests.redis_guard import claim, claim_async
 from tests.support import GatewayServer, MockUpstream, Reply, openai_completion
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -41,7 +42,7 @@ def assert_429(r: Any, limit: int) -> None:
 @pytest.fixture()
 def redis_db() -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
+    claim(client, REDIS_URL)
     yield REDIS_URL
     client.flushdb()
     client.close()
@@ -145,7 +146,7 @@ async def _windows(kind: str) -> tuple[Any, Any]:
     if kind == "memory":
         return MemoryWindows(), None
     client = aioredis.from_url(REDIS_URL)
-    await client.flushdb()
+    await claim_async(client, REDIS_URL)
     return RedisWindows(client), client
 
 

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 
 from switchboard.routing.health import UNKNOWN, HealthSnapshot, HealthStore, HealthTracker
 from switchboard.routing.health_redis import RedisHealthTracker
+from tests.redis_guard import claim_async
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 KEY = "openai:gpt-5"
@@ -35,7 +36,7 @@ Factory = Callable[[FakeClock], HealthStore]
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(REDIS_URL)
-    await client.flushdb()
+    await claim_async(client, REDIS_URL)
     yield client
     await client.flushdb()
     await client.aclose()

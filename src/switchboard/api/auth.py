@@ -13,6 +13,20 @@ from switchboard.web import Request
 _CACHE_TTL_S = 2.0  # bounded staleness for a key disabled on another instance
 
 
+def _key_hint(token: str) -> str:
+    """An OpenRouter or provider key sent to Switchboard: say which key it wants instead."""
+    if token.startswith("sk-or-"):
+        source = "an OpenRouter key (sk-or-v1-…)"
+    elif token.startswith("sk-") and not token.startswith("sk-sb-"):
+        source = "a provider's key"
+    else:
+        return ""
+    return (f": this looks like {source}. Switchboard takes its own keys (sk-sb-v1-…): the "
+            "first API key printed on the server's first start, or one made with "
+            "`switchboard keys create`; provider keys belong in the server's environment "
+            "(OPENAI_API_KEY, …)")
+
+
 class Authenticator:
     def __init__(self, repo: Repo, admin_key: str | None = None) -> None:
         self.repo = repo
@@ -58,7 +72,7 @@ class Authenticator:
             self._cache[token] = (now + _CACHE_TTL_S, record)
             self._by_hash[h] = token
         if record is None:
-            raise GatewayError(401, "Invalid API key", "unauthorized")
+            raise GatewayError(401, "Invalid API key" + _key_hint(token), "unauthorized")
         if record.disabled:
             raise GatewayError(401, "This API key is disabled", "unauthorized")
         return record

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from switchboard.api.generations import generation_view
 from switchboard.billing.bounds import MAX_CHARGE_USD, MAX_CREDITS_USD
 from switchboard.billing.pricing import to_pico, usd_float
 from switchboard.errors import GatewayError, bad_request
@@ -98,34 +96,6 @@ class MoneyHandler:
         svc.note_account(row)
         return json_response(201, {"data": _account_view(row)})
 
-    async def activity(self, req: Request) -> Response:
-        key = await self.svc.auth.key(req)
-        await self.svc.ledger.flush()
-        today = datetime.now(UTC).date()
-        day = req.query.get("date")
-        if day:
-            try:
-                d = date.fromisoformat(day)
-            except ValueError:
-                raise bad_request("date must be YYYY-MM-DD", "date") from None
-            if not today - timedelta(days=30) <= d <= today:
-                raise bad_request("date must be within the last 30 days", "date")
-            since = until = d.isoformat()
-        else:
-            since, until = (today - timedelta(days=30)).isoformat(), today.isoformat()
-        rows = await self.svc.repo.activity(key.account_id, since, until)
-        data = [{
-            "date": r["day"], "model": r["model"], "model_permaslug": r["model"],
-            "endpoint_id": r["endpoint_id"], "provider_name": r["provider_name"],
-            "provider": r["provider"],
-            "usage": usd_float(r["usage"]), "byok_usage_inference": 0,
-            "requests": int(r["requests"]), "prompt_tokens": int(r["prompt_tokens"] or 0),
-            "completion_tokens": int(r["completion_tokens"] or 0),
-            "reasoning_tokens": int(r["reasoning_tokens"] or 0),
-            "cached_tokens": int(r["cached_tokens"] or 0),
-        } for r in rows]
-        return json_response(200, {"data": data})
-
     async def generation(self, req: Request) -> Response:
         key = await self.svc.auth.key(req)
         gen_id = req.query.get("id")
@@ -135,31 +105,5 @@ class MoneyHandler:
         g = await self.svc.repo.get_generation(gen_id)
         if g is None or (key.kind != "root" and g["account_id"] != key.account_id):
             raise GatewayError(404, f"generation '{gen_id}' not found", "not_found")
-        responses = orjson.loads(g["provider_responses"]) if g["provider_responses"] else []
-        total = usd_float(g["cost"])
-        data = {
-            "id": g["id"], "upstream_id": g["upstream_id"], "total_cost": total,
-            "usage": total, "cache_discount": None,
-            "upstream_inference_cost": usd_float(g["provider_cost"]),
-            "created_at": g["created_at"], "model": g["model"], "app_id": None,
-            "streamed": bool(g["streamed"]), "cancelled": bool(g["cancelled"]),
-            "provider_name": g["provider_name"], "provider": g["provider"],
-            "latency": g["latency"], "moderation_latency": None,
-            "generation_time": g["generation_time"],
-            "finish_reason": g["finish_reason"], "native_finish_reason": g["native_finish_reason"],
-            "tokens_prompt": g["tokens_prompt"], "tokens_completion": g["tokens_completion"],
-            "native_tokens_prompt": g["native_tokens_prompt"],
-            "native_tokens_completion": g["native_tokens_completion"],
-            "native_tokens_completion_images": None,
-            "native_tokens_reasoning": g["native_tokens_reasoning"],
-            "native_tokens_cached": g["native_tokens_cached"],
-            "num_media_prompt": g["num_media_prompt"], "num_input_audio_prompt": None,
-            "num_media_completion": 0, "num_search_results": None,
-            "origin": g["origin"] or "", "http_referer": g["origin"],
-            "app_title": g["app_title"], "is_byok": False, "external_user": None,
-            "api_type": "completions", "router": None, "status": g["status"],
-            "provider_responses": responses, "service_tier": None, "num_fetches": None,
-            "web_search_engine": None, "preset_id": None, "user_agent": None,
-            "data_region": "global", "workspace_id": g["account_id"],
-        }
+        data = generation_view(g)
         return json_response(200, {"data": data})

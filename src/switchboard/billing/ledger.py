@@ -21,6 +21,7 @@ from typing import Any
 
 from switchboard.billing import leases
 from switchboard.billing.bounds import MAX_REQUEST_PICO, bounded_generation
+from switchboard.billing.pricing import usd_str
 from switchboard.errors import GatewayError
 from switchboard.store.repo import KeyRecord, generation_row, period_start
 
@@ -60,6 +61,10 @@ _GEN_COLUMNS = (
     "day",
     "created_at",
     "request_id",
+    "user_agent",
+    "client",
+    "router",
+    "router_reason",
 )
 _INSERT_GEN = (
     f"INSERT INTO generations ({', '.join(_GEN_COLUMNS)}) VALUES "
@@ -179,9 +184,7 @@ class Ledger:
             if ok != 1:
                 await tx.execute("UPDATE accounts SET reserved = reserved - $2 WHERE id = $1",
                                  key.account_id, amount_pico)
-                return GatewayError(
-                    402, "This key's spending limit is reached for the current period",
-                    "key_limit_exceeded")
+                return await _key_limit_error(tx, key, amount_pico)
         else:
             await tx.execute("UPDATE api_keys SET reserved = reserved + $2 WHERE hash = $1",
                              key.hash, amount_pico)
@@ -333,3 +336,22 @@ def _bounded_cost(s: Settlement, held: int) -> int:
     log.warning("settlement %s: cost %r pico-USD is out of range, charged %d (anomaly)",
                 s.gen_id, s.cost_pico, charged)
     return charged
+
+
+async def _key_limit_error(tx: Any, key: KeyRecord, amount_pico: int) -> GatewayError:
+    """Say what the request needed (its worst-case hold) and how to need less, as the
+    account-level 402 does: a key with no usage can still be short of one request's hold."""
+    row = await tx.fetchone(
+        "SELECT limit_pico - (CASE WHEN period_start = $2 THEN period_usage ELSE 0 END) "
+        "- reserved AS remaining FROM api_keys WHERE hash = $1",
+        key.hash, period_start(key.limit_reset))
+    remaining = max(0, int(row["remaining"])) if row and row["remaining"] is not None else 0
+    return GatewayError(
+        402,
+        f"This key's spending limit cannot cover this request: it may cost up to "
+        f"${usd_str(amount_pico)} (the prompt plus max_tokens of output, held until it "
+        f"settles) and the key has ${usd_str(remaining)} of its "
+        f"${usd_str(key.limit_pico or 0)} limit left for the current period; lower "
+        "max_tokens or raise the key's limit",
+        "key_limit_exceeded",
+        {"required": amount_pico / 1e12, "limit_remaining": remaining / 1e12})

@@ -8,6 +8,7 @@ from importlib import resources
 
 import yaml
 
+from switchboard.api.params import dialect_parameters
 from switchboard.catalog.types import (
     Catalog,
     Endpoint,
@@ -74,7 +75,7 @@ def _provider(conf: ProviderConf) -> ProviderInfo:
     )
 
 
-def _model(conf: ModelConf) -> Model:
+def _model(conf: ModelConf, providers: dict[str, ProviderConf]) -> Model:
     endpoints = tuple(
         Endpoint(
             provider=e.provider,
@@ -82,7 +83,9 @@ def _model(conf: ModelConf) -> Model:
             pricing=Pricing(**e.pricing.model_dump()),
             context_length=e.context_length or conf.context_length,
             max_completion_tokens=e.max_completion_tokens,
-            supported_parameters=frozenset(e.supported_parameters),
+            # never claim a parameter the endpoint's dialect does not carry (api/params.py)
+            supported_parameters=frozenset(e.supported_parameters)
+            & dialect_parameters(providers[e.provider].api),
             quantization=e.quantization,
             latency_ms=e.latency_ms,
             throughput_tps=e.throughput_tps,
@@ -138,7 +141,7 @@ def build_catalog(
                     f"unknown provider '{e.provider}' (add it under providers:)"
                 )
     runtime_models = {
-        mid: _model(m)
+        mid: _model(m, providers)
         for mid, m in models.items()
         if all(e.provider in providers for e in m.endpoints)
     }

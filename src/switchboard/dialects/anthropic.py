@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
@@ -27,11 +28,7 @@ REASONING_FORMAT = "anthropic-claude-v1"
 JSON_TOOL_PREFIX = "json_answer__"
 _JSON_OBJECT_HINT = "Respond only with a single valid JSON object, without any other text."
 
-SUPPORTED = frozenset({
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "tools",
-    "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs", "reasoning",
-    "include_reasoning", "reasoning_effort", "user",
-})
+SUPPORTED = dialect_parameters("anthropic")  # the one parameter table
 
 # OpenAI field -> (Anthropic field, transform); None values are never sent.
 _PARAMS: dict[str, tuple[str, Callable[[Any], Any]]] = {

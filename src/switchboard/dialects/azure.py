@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body, retry_after_seconds
@@ -121,29 +122,7 @@ def _base_url(provider: ProviderInfo) -> str:
 
 class AzureDialect:
     name = "azure"
-    supported_parameters = frozenset(
-        {
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "max_completion_tokens",
-            "stop",
-            "seed",
-            "frequency_penalty",
-            "presence_penalty",
-            "logit_bias",
-            "logprobs",
-            "top_logprobs",
-            "n",
-            "user",
-            "tools",
-            "tool_choice",
-            "parallel_tool_calls",
-            "response_format",
-            "structured_outputs",
-            "reasoning",
-        }
-    )
+    supported_parameters = dialect_parameters("azure")  # the one parameter table
 
     def build_request(
         self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest, requested_max_tokens
 from switchboard.dialects.errors import classify, parse_body
@@ -251,22 +252,13 @@ def _finish_reason(native: Any, has_tool_calls: bool) -> str:
 
 class CohereDialect:
     name = "cohere"
+    supported_parameters = dialect_parameters("cohere")  # the one parameter table
 
     def output_cap(self, body: dict[str, Any], default: int) -> int:
         cap = requested_max_tokens(body) or default
         thinking = _thinking(body, requested_max_tokens(body)) or {}
         budget = thinking.get("token_budget")
         return cap + (budget if isinstance(budget, int) and budget > 0 else 0)
-    supported_parameters = frozenset(
-        {
-            *_PARAMETERS,
-            "tools",
-            "tool_choice",
-            "response_format",
-            "structured_outputs",
-            "reasoning",
-        }
-    )
 
     def build_request(
         self, provider: ProviderInfo, upstream_model: str, body: dict[str, Any], stream: bool

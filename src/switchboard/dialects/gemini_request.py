@@ -13,17 +13,14 @@ from typing import Any
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.dialects.base import requested_max_tokens
 
 FORMAT = "google-gemini-v1"  # reasoning_details format of Gemini signatures
 # Google's documented opt-out for replayed calls whose signature is unknown.
 SKIP_SIGNATURE = base64.b64encode(b"skip_thought_signature_validator").decode()
 
-SUPPORTED = frozenset({
-    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop", "n",
-    "seed", "presence_penalty", "frequency_penalty", "response_format", "structured_outputs",
-    "tools", "tool_choice", "reasoning", "reasoning_effort", "include_reasoning",
-})
+SUPPORTED = dialect_parameters("gemini")  # the one parameter table
 
 
 def _stop(value: Any) -> list[str]:

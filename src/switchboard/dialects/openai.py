@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from switchboard.api.params import dialect_parameters
 from switchboard.catalog.types import ProviderInfo
 from switchboard.dialects.base import UpstreamError, UpstreamRequest
 from switchboard.dialects.errors import classify, parse_body
@@ -15,12 +16,7 @@ from switchboard.dialects.sse import MalformedRun, SSEDecoder
 
 log = logging.getLogger("switchboard.dialects.openai")
 
-SUPPORTED = frozenset({
-    "tools", "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs",
-    "temperature", "top_p", "top_k", "stop", "max_tokens", "seed", "frequency_penalty",
-    "presence_penalty", "repetition_penalty", "logit_bias", "logprobs", "top_logprobs", "n",
-    "user", "reasoning", "include_reasoning", "min_p", "top_a",
-})
+SUPPORTED = dialect_parameters("openai")  # the one parameter table
 
 
 def normalize_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:

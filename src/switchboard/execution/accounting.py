@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from switchboard.execution.holds import Bounds, clamp_usage
 from switchboard.execution.outcome import Outcome, Segment
 from switchboard.observability.context import current_request_id
 from switchboard.routing.planner import Attempt
+from switchboard.store.repo import now_iso
 from switchboard.tokens import prompt_tokens, text_tokens
 
 if TYPE_CHECKING:
@@ -134,6 +135,9 @@ class Accountant:
             "prompt_content": dump(meta.body.get("messages")) if store and attempt else None,
             "completion_content": outcome.completion_text if store and attempt else None,
             "request_id": current_request_id(),
+            **_origin_fields(outcome, meta.headers),
+            # when the request ended, not when a settlement batch was written
+            "created_at": now_iso(),
         }
         self.ledger.settle(Settlement(outcome.gen_id, meta.key, cost, gen))
         if self.observer is not None:
@@ -172,3 +176,17 @@ def sum_costs(costs: list[Cost]) -> Cost:
 
 def dump(obj: Any) -> str:
     return orjson.dumps(obj).decode()
+
+
+def _origin_fields(outcome: Outcome, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The caller's software (User-Agent, OpenRouter-Client: the SDK's self-identification)
+    and the auto router's pick, for /generation."""
+    choice = outcome.auto_choice
+    return {
+        "user_agent": (headers.get("user-agent") or "")[:512] or None,
+        "client": (headers.get("openrouter-client") or headers.get("x-openrouter-client")
+                   or "")[:256] or None,
+        "router": choice.router if choice else None,
+        "router_reason": (f"{choice.task}: {choice.reason}" if choice.task else choice.reason)
+        if choice else None,
+    }

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from switchboard.api.chat_request import ChatRequest, parse_chat_request
+from switchboard.api.chat_request import ChatRequest, parse_chat_request_async
 from switchboard.api.routing_facts import routing_facts, uses_router
 from switchboard.billing.ledger import Ledger
 from switchboard.billing.pricing import to_pico, usd_str
@@ -36,9 +36,10 @@ from switchboard.plugins.web_search import citations, query_of, with_results
 from switchboard.routing.auto import SessionModels
 from switchboard.routing.planner import Plan, RouteRequest, plan_route
 from switchboard.routing.preferences import parse_preferences
+from switchboard.store.account_settings import request_policy
 from switchboard.store.repo import KeyRecord
 from switchboard.tokens import count_images
-from switchboard.transforms import apply_middle_out
+from switchboard.transforms import middle_out
 
 log = logging.getLogger("switchboard.chat")
 _ALPHABET = string.ascii_letters + string.digits
@@ -140,10 +141,10 @@ class ChatService:
 
     async def run(self, call: ChatCall) -> ChatResult:
         raw = legacy_to_chat(call.body) if call.legacy else call.body
-        creq = parse_chat_request(raw)
+        creq = await parse_chat_request_async(raw)  # long conversations: off the loop
         images = count_images(creq.messages)
         plan = self._plan(creq, call.key, images, call.headers)
-        body = apply_middle_out(creq.body, creq.messages, creq.transforms,
+        body = await middle_out(creq.body, creq.messages, creq.transforms,
                                 plan.attempts[0].endpoint.context_length, creq.max_tokens)
         web = plan.web_search or creq.web_plugin
         bounds = bounds_for(self.dialects, plan, body, self.markup,
@@ -189,7 +190,8 @@ class ChatService:
             needs.add("image")
         if creq.body.get("tools"):
             needs.add("tools")
-        policy = self.account_policy(key.account_id)
+        # a request's own provider.data_collection wins over the account's
+        policy = request_policy(creq.provider, self.account_policy(key.account_id))
         snapshot = self.health.snapshot()
         # A model served by one endpoint, with no routing fields, plans the same way every
         # time while that endpoint is healthy: reuse the plan instead of re-running filters.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from switchboard.api.params import CAPABILITIES, satisfying_names
 from switchboard.billing.pricing import listed_per_million
 from switchboard.catalog.types import Catalog, Endpoint, Model, Pricing, ProviderInfo
 from switchboard.errors import GatewayError
@@ -18,31 +19,18 @@ from switchboard.routing.health import HealthSnapshot
 from switchboard.routing.preferences import MaxPrice, ProviderPreferences
 from switchboard.routing.variants import is_free_model
 
-# Request parameters that gate routing. Anything else (user, n, stream, metadata...)
-# is not a provider capability the catalog records, so it never removes an endpoint.
-# fmt: off
-CAPABILITIES = frozenset({
-    "temperature", "top_p", "top_k", "min_p", "top_a", "frequency_penalty", "presence_penalty",
-    "repetition_penalty", "max_tokens", "max_completion_tokens", "logit_bias", "logprobs",
-    "top_logprobs", "prediction", "seed", "response_format", "structured_outputs", "stop",
-    "tools", "tool_choice", "parallel_tool_calls", "include_reasoning", "reasoning",
-    "reasoning_effort", "web_search_options", "verbosity",
-})
-# fmt: on
-# OpenAI spellings the catalog may record under another name; any one listed satisfies it.
-_ALIASES: dict[str, frozenset[str]] = {
-    "max_tokens": frozenset({"max_tokens", "max_completion_tokens"}),
-    "max_completion_tokens": frozenset({"max_tokens", "max_completion_tokens"}),
-    # json_schema arrives as structured_outputs; dialects translate it wherever JSON mode exists
-    "response_format": frozenset({"response_format", "structured_outputs"}),
-    "structured_outputs": frozenset({"structured_outputs", "response_format"}),
-    "reasoning": frozenset({"reasoning", "reasoning_effort", "include_reasoning"}),
-    "reasoning_effort": frozenset({"reasoning_effort", "reasoning"}),
-    "include_reasoning": frozenset({"include_reasoning", "reasoning"}),
-}
+# Request parameters that gate routing come from the one parameter table (api/params.py).
+# Anything else (user, n, stream, metadata...) is not a provider capability the catalog
+# records, so it never removes an endpoint.
 # Even without require_parameters, endpoints that would drop these sort after those that
 # honour them (OpenRouter's soft preference): a silently dropped tool list breaks the answer.
 SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format", "structured_outputs"})
+
+
+# The filters by which a request names its providers: when one of them leaves only providers
+# without a credential, the answer names the missing variable instead of the filter.
+_PROVIDER_FILTERS = frozenset({"provider.only", "provider.ignore", "provider.allow_fallbacks"})
+UNCONFIGURED_RETRY_AFTER_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +52,7 @@ class FilterInput:
 
 
 def supports(endpoint: Endpoint, parameter: str) -> bool:
-    names = _ALIASES.get(parameter, frozenset({parameter}))
-    return not names.isdisjoint(endpoint.supported_parameters)
+    return not satisfying_names(parameter).isdisjoint(endpoint.supported_parameters)
 
 
 def names_provider(entries: Collection[str], provider: ProviderInfo) -> bool:
@@ -91,16 +78,19 @@ def eligible(
     model: Model, catalog: Catalog, inp: FilterInput, health: HealthSnapshot
 ) -> list[Candidate] | GatewayError:
     """The endpoints that pass every filter, or the error naming the filter that emptied them."""
-    candidates = [
-        Candidate(e, p)
-        for e in model.endpoints
-        if (p := catalog.providers.get(e.provider)) is not None and p.configured
-    ]
+    known = [Candidate(e, p) for e in model.endpoints
+             if (p := catalog.providers.get(e.provider)) is not None]
+    candidates = [c for c in known if c.provider.configured]
     if not candidates:
         return _unconfigured(model, catalog)
+    dormant = [c for c in known if not c.provider.configured]  # no credential
     for name, keep in _filters(model, inp):
         kept = [c for c in candidates if keep(c)]
+        dormant = [c for c in dormant if keep(c)]
         if not kept:
+            if dormant and name in _PROVIDER_FILTERS:
+                # the request chose providers that lack a credential: say which variable
+                return _unconfigured(model, catalog, {c.provider.name for c in dormant})
             return _emptied(model, name, inp)
         candidates = kept
     # An open circuit still in its cooldown is skipped; past it, the endpoint stays (planned last)
@@ -151,10 +141,17 @@ def within_max_price(pricing: Pricing, ceiling: MaxPrice, markup: Decimal) -> bo
     )
 
 
-def _unconfigured(model: Model, catalog: Catalog) -> GatewayError:
+def _unconfigured(
+    model: Model, catalog: Catalog, only: Collection[str] | None = None
+) -> GatewayError:
+    """A configuration problem, not an outage: 503 as the SPEC says, but with `Retry-After`
+    an hour ahead and `x-should-retry: false` (honoured by the OpenAI and Anthropic SDKs),
+    so that clients do not keep retrying what only the operator can fix."""
     envs: list[str] = []
     missing: list[str] = []
     for e in model.endpoints:
+        if only is not None and e.provider not in only:
+            continue
         info = catalog.providers.get(e.provider)
         if info is not None and info.api_key_env:
             envs.append(info.api_key_env)
@@ -166,11 +163,13 @@ def _unconfigured(model: Model, catalog: Catalog) -> GatewayError:
     else:
         names = ", ".join(f"provider '{p}'" for p in dict.fromkeys(missing))
         hint = f"add {names} to the config"
+    chosen = " among the providers the request allows" if only is not None else ""
     return GatewayError(
         503,
-        f"no configured provider for model {model.id}: {hint}",
+        f"no configured provider for model {model.id}{chosen}: {hint}",
         "provider_unavailable",
-        {"model": model.id},
+        {"model": model.id, "missing_credentials": list(dict.fromkeys(envs))},
+        {"Retry-After": str(UNCONFIGURED_RETRY_AFTER_S), "x-should-retry": "false"},
     )
 
 

@@ -97,6 +97,23 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX generations_with_content ON generations(created_at) "
         "WHERE prompt_content IS NOT NULL OR completion_content IS NOT NULL",
     ]),
+    (4, [
+        # per-account logging settings; NULL follows the config file's `logging` default
+        "ALTER TABLE accounts ADD COLUMN store_content BOOLEAN",
+        "ALTER TABLE accounts ADD COLUMN retain_days INTEGER",
+        "ALTER TABLE accounts ADD COLUMN settings_updated_at TEXT",
+        # /generations lists newest first within a key or an account
+        "CREATE INDEX generations_key_created ON generations(key_hash, created_at)",
+        "CREATE INDEX generations_account_created ON generations(account_id, created_at)",
+    ]),
+    (5, [
+        # who sent it (User-Agent, OpenRouter-Client) and, for openrouter/auto, the router's
+        # pick and why
+        "ALTER TABLE generations ADD COLUMN user_agent TEXT",
+        "ALTER TABLE generations ADD COLUMN client TEXT",
+        "ALTER TABLE generations ADD COLUMN router TEXT",
+        "ALTER TABLE generations ADD COLUMN router_reason TEXT",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -200,17 +200,6 @@ class Repo:
     async def get_generation(self, gen_id: str) -> dict[str, Any] | None:
         return await self.db.fetchone("SELECT * FROM generations WHERE id = $1", gen_id)
 
-    async def activity(self, account_id: str, since: str, until: str) -> list[dict[str, Any]]:
-        return await self.db.fetchall(
-            "SELECT day, model, provider, provider_name, endpoint_id, COUNT(*) AS requests, "
-            "SUM(cost) AS usage, SUM(tokens_prompt) AS prompt_tokens, "
-            "SUM(tokens_completion) AS completion_tokens, "
-            "SUM(native_tokens_reasoning) AS reasoning_tokens, "
-            "SUM(native_tokens_cached) AS cached_tokens FROM generations "
-            "WHERE account_id = $1 AND day >= $2 AND day <= $3 AND status = 200 "
-            "GROUP BY day, model, provider, provider_name, endpoint_id "
-            "ORDER BY day DESC, model, provider", account_id, since, until)
-
     async def purge_content(self, older_than_iso: str, batch: int = 500) -> int:
         """Forget stored prompts and completions older than the cutoff, a bounded batch per
         statement (other statements run in between), read from the index of rows that still
