@@ -131,7 +131,7 @@ SEED_REGIONS = {
 }
 PAID_FIRST_PARTY = ["openai", "anthropic", "google-vertex", "google-ai-studio", "azure"]
 DIALECTS = {"openai", "anthropic", "gemini", "vertex", "azure", "cohere"}
-MODALITIES = {"text->text", "text+image->text", "text+image->text+image"}
+MODALITIES = {"text->text", "text+image->text", "text+image->text+image", "text->embeddings"}
 TOKENIZERS = {
     "Claude",
     "GPT",
@@ -270,8 +270,11 @@ def test_every_endpoint_is_well_formed(models: dict[str, Any], providers: dict[s
             assert e["provider"] in providers, f"{where}: unknown provider"
             assert e["model"], where
             assert e["context_length"] <= m["context_length"], where
-            assert 0 < e["max_completion_tokens"] <= e["context_length"], where
             assert set(e["supported_parameters"]) <= KNOWN_PARAMETERS, where
+            if m["modality"].endswith("->embeddings"):  # input only: no output cap or price
+                assert e["max_completion_tokens"] is None and dec(e["pricing"]["prompt"]) > 0
+                continue
+            assert 0 < e["max_completion_tokens"] <= e["context_length"], where
             assert "max_tokens" in e["supported_parameters"], where
             for key, value in e["pricing"].items():
                 assert dec(value) >= 0, f"{where}: {key}"
@@ -307,7 +310,7 @@ def test_free_models_have_a_paid_base(models: dict[str, Any]) -> None:
 
 def test_paid_models_are_not_free(models: dict[str, Any]) -> None:
     for mid, m in models.items():
-        if not mid.endswith(":free"):
+        if not mid.endswith(":free") and not m["modality"].endswith("->embeddings"):
             for e in m["endpoints"]:
                 assert dec(e["pricing"]["prompt"]) > 0 and dec(e["pricing"]["completion"]) > 0, mid
 

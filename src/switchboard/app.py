@@ -18,10 +18,13 @@ from switchboard.api.accounts import AccountsHandler
 from switchboard.api.auth import Authenticator
 from switchboard.api.catalog import CatalogHandler
 from switchboard.api.chat import ChatHandler
+from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.generations import GenerationsHandler
 from switchboard.api.keys import KeysHandler
+from switchboard.api.messages import MessagesHandler
 from switchboard.api.money import MoneyHandler
 from switchboard.api.openapi import OpenAPIHandler
+from switchboard.api.presets import PresetsHandler
 from switchboard.api.responses import ResponsesHandler
 from switchboard.billing.ledger import Ledger
 from switchboard.console.serve import ConsoleHandler
@@ -31,6 +34,7 @@ from switchboard.execution.accounting import Accountant
 from switchboard.execution.executor import Executor
 from switchboard.execution.service import ChatService
 from switchboard.execution.upstream import UpstreamClient
+from switchboard.inbound.presets import PresetResolver
 from switchboard.limits.limiter import Limiter, MemoryWindows, RedisWindows
 from switchboard.observability.context import RequestContext
 from switchboard.observability.context import current as request_context
@@ -42,6 +46,7 @@ from switchboard.settings import Settings
 from switchboard.store import db as dbmod
 from switchboard.store import migrations, root_keys
 from switchboard.store.account_settings import AccountSettings, effective_settings
+from switchboard.store.presets import PresetStore
 from switchboard.store.queries import purge_account_content
 from switchboard.store.repo import DEFAULT_ACCOUNT, Repo, hash_key
 from switchboard.web import Receive, Request, Scope, Send, StreamResponse, error_response
@@ -64,6 +69,7 @@ class Services:
     auth: Authenticator
     redis: Any = None
     web: Any = None  # the web plugin, when the config names a search engine
+    presets: Any = None  # resolves "model": "@preset/<slug>" (inbound/presets.py)
     chat: ChatService = None  # type: ignore[assignment]  # set right after construction
     rng: random.Random = field(default_factory=random.Random)
     keepalive_first_s: float = 2.0
@@ -341,13 +347,9 @@ class SwitchboardApp:
         r = self.router
         v1 = "/api/v1"
         r.add("POST", f"{v1}/chat/completions", chat.chat)
-        r.add("POST", f"{v1}/responses", ResponsesHandler(svc, chat).create)
         r.add("POST", f"{v1}/completions", chat.completions)
         r.add("GET", f"{v1}/models", cat.models)
         r.add("GET", f"{v1}/models/{{author}}/{{slug}}/endpoints", cat.endpoints)
-        r.add("GET", f"{v1}/models/count", cat.models_count)
-        r.add("GET", f"{v1}/models/user", cat.models_user)
-        r.add("GET", f"{v1}/model/{{author}}/{{slug}}", cat.model)
         r.add("GET", f"{v1}/providers", cat.providers)
         r.add("GET", f"{v1}/auth/key", keys.current)
         r.add("GET", f"{v1}/key", keys.current)
@@ -373,6 +375,30 @@ class SwitchboardApp:
         r.add("GET", "/console/model-providers.json", console.model_providers)
         r.add("GET", "/console/{name}", console.asset)
         r.add("GET", f"{v1}/openapi.json", OpenAPIHandler().get)
+        self._surface_routes(svc, chat, cat)
+
+    def _surface_routes(self, svc: Services, chat: ChatHandler, cat: CatalogHandler) -> None:
+        """The other inbound APIs (Responses, Messages, embeddings), lookups and presets."""
+        r, v1 = self.router, "/api/v1"
+        r.add("POST", f"{v1}/responses", ResponsesHandler(svc, chat).create)
+        r.add("POST", f"{v1}/messages", MessagesHandler(svc, chat).create)
+        embeddings = EmbeddingsHandler(svc, chat)
+        r.add("POST", f"{v1}/embeddings", embeddings.create)
+        r.add("GET", f"{v1}/embeddings/models", embeddings.models)
+        r.add("GET", f"{v1}/models/count", cat.models_count)
+        r.add("GET", f"{v1}/models/user", cat.models_user)
+        r.add("GET", f"{v1}/model/{{author}}/{{slug}}", cat.model)
+        presets = PresetsHandler(svc, PresetStore(svc.repo.db))
+        svc.presets = PresetResolver(presets.store)
+        r.add("GET", f"{v1}/presets", presets.list)
+        r.add("POST", f"{v1}/presets", presets.create)
+        r.add("GET", f"{v1}/presets/{{slug}}", presets.get)
+        r.add("DELETE", f"{v1}/presets/{{slug}}", presets.delete)
+        r.add("POST", f"{v1}/presets/{{slug}}/chat/completions", presets.from_chat)
+        r.add("POST", f"{v1}/presets/{{slug}}/messages", presets.from_messages)
+        r.add("POST", f"{v1}/presets/{{slug}}/responses", presets.from_responses)
+        r.add("GET", f"{v1}/presets/{{slug}}/versions", presets.versions)
+        r.add("GET", f"{v1}/presets/{{slug}}/versions/{{version}}", presets.version)
 
     def _api_hint(self, method: str, path: str) -> str:
         """For OpenAI's base path (/v1/...) and other near misses: where the API lives."""

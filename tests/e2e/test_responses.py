@@ -196,3 +196,52 @@ def test_the_requests_used_here_are_valid_published_requests() -> None:
             "type": "json_schema", "name": "person", "schema": PERSON_SCHEMA, "strict": True}}},
     ):
         validate(body, schema_for("ResponsesRequest"))
+
+
+def test_openrouter_only_fields_never_reach_an_openai_upstream(
+        gw_client: Client, upstream: MockUpstream) -> None:
+    upstream.script(OPENAI.prefix, Reply(json=openai_completion("ok")))
+    gw_client.sdk.chat.completions.create(
+        model=fixed_model("openai"), messages=[{"role": "user", "content": "x"}],
+        extra_body={"debug": {"echo_upstream_body": False}, "session_id": "s-1",
+                    "trace": {"trace_id": "t"}, "cache_control": {"type": "ephemeral"}})
+    _, _, sent = only_hit(upstream, OPENAI.prefix)
+    assert not {"debug", "session_id", "trace", "cache_control"} & set(sent)
+
+
+def test_a_stream_cut_after_content_ends_with_response_failed(
+        gw_client: Client, upstream: MockUpstream) -> None:
+    upstream.script(OPENAI.prefix, Reply(sse=openai_stream(["Hel", "lo", "!"]), cut_after=3))
+    events = list(gw_client.sdk.responses.create(model=fixed_model("openai"), input="hi",
+                                                 stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert "response.output_text.delta" in kinds
+    assert kinds[-2:] == ["error", "response.failed"]
+    assert events[-1].response.status == "failed"
+    assert b"[DONE]" not in gw_client.raw
+    for data in sse_data(gw_client.raw):
+        validate_event(json.loads(data))
+
+
+def test_signed_thinking_goes_back_to_anthropic_through_encrypted_content(
+        gw_client: Client, upstream: MockUpstream) -> None:
+    thought = {"type": "thinking", "thinking": "Check Paris.", "signature": "sig-r1"}
+    upstream.script(ANTHROPIC.prefix, Reply(json=anthropic_answer(
+        [thought, {"type": "tool_use", "id": "toolu_2", "name": "get_weather",
+                   "input": {"city": "Paris"}}], "tool_use")))
+    first = gw_client.sdk.responses.create(model=fixed_model("anthropic"), tools=[WEATHER],
+                                           input="Weather in Paris?",
+                                           reasoning={"max_tokens": 1024})  # type: ignore[typeddict-unknown-key]
+    reasoning, call = first.output
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content
+    upstream.reset()
+    upstream.script(ANTHROPIC.prefix, Reply(json=anthropic_answer(
+        [{"type": "text", "text": "Sunny."}], "end_turn")))
+    gw_client.sdk.responses.create(model=fixed_model("anthropic"), tools=[WEATHER], input=[
+        {"role": "user", "content": "Weather in Paris?"},
+        reasoning.model_dump(exclude_none=True), call.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": "toolu_2", "output": "22C"}])
+    _, _, sent = only_hit(upstream, ANTHROPIC.prefix)
+    assert sent["messages"][1]["content"][0] == {"type": "thinking", "thinking": "Check Paris.",
+                                                 "signature": "sig-r1"}

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from switchboard.config import ConfigError, parse_text
-from tests.support import GatewayServer, MockUpstream, Reply, openai_completion
+from tests.support import GatewayServer, MockUpstream, Reply, openai_completion, openai_stream
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +53,13 @@ models:
 """
 
 
+ORDER = {"order": ["private", "public"]}  # the default pick among endpoints is weighted random
+
+
 def chat(gw: GatewayServer, key: str) -> httpx.Response:
     return gw.http.post("/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                        json={"model": "test/tls", "messages": [{"role": "user", "content": "hi"}],
-                              # pinned: load balancing would put `public` first one time in five
-                              "provider": {"order": ["private", "public"]}})
+                        json={"model": "test/tls", "provider": ORDER,
+                              "messages": [{"role": "user", "content": "hi"}]})
 
 
 def run(cfg: str, tmp_path: Path) -> tuple[GatewayServer, str]:
@@ -132,3 +134,24 @@ providers:
         parse_text(f"providers: [{{name: p, api: openai, tls: {{key_file: {ca_file}}}}}]", "c")
     with pytest.raises(ConfigError, match="max_connections_per_origin"):
         parse_text("upstream: {max_connections_per_origin: 0}", "cfg.yaml")
+
+
+def test_a_stream_line_over_the_cap_fails_over_before_any_content(
+    upstream: MockUpstream, tmp_path: Path
+) -> None:
+    huge = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"content": "z" * 20_000}, "finish_reason": None}]}
+    upstream.script("/private/", Reply(sse=[huge, *openai_stream(["never"])]))
+    upstream.script("/public/", Reply(sse=openai_stream(["fine"])))
+    gw, key = run(config(upstream.url, upstream.url, "", "upstream: {max_line_kb: 8}"), tmp_path)
+    try:
+        with gw.http.stream(
+            "POST", "/chat/completions", headers={"Authorization": f"Bearer {key}"},
+            json={"model": "test/tls", "stream": True, "provider": ORDER,
+                  "messages": [{"role": "user", "content": "hi"}]},
+        ) as r:
+            text = r.read().decode()
+        assert r.status_code == 200 and r.headers["openrouter-provider"] == "public"
+        assert '"fine"' in text and "never" not in text and "zzzz" not in text
+    finally:
+        gw.stop()

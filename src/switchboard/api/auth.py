@@ -44,7 +44,8 @@ class Authenticator:
                 self._cache.pop(token, None)
 
     async def key(self, req: Request) -> KeyRecord:
-        token = req.bearer()
+        # Anthropic's clients (and Claude Code) send the key as x-api-key
+        token = req.bearer() or req.headers.get("x-api-key")
         if not token:
             raise GatewayError(401, "Missing Authentication header: send 'Authorization: "
                                "Bearer <key>'", "unauthorized")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -77,32 +78,33 @@ def model_entry(m: Model, markup: Decimal, base_url: str) -> dict[str, Any]:
     }
 
 
+def model_listing(req: Request, query: ModelQuery, models: Iterable[Model], markup: Decimal,
+                  extra: list[dict[str, Any]] | None = None) -> Response:
+    """OpenRouter's list shape, paged when the query asks: data, total_count, links.next.
+    `extra` entries (the routers) follow the catalog's models."""
+    base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
+    everything = [model_entry(m, markup, base) for m in models if query.matches(m)]
+    everything += extra or []
+    data, following = everything, None
+    if query.offset is not None or query.limit is not None:
+        start = query.offset or 0
+        data = everything[start:start + (query.limit or DEFAULT_LIMIT)]
+        shown = start + len(data)
+        if query.limit is not None and shown < len(everything):
+            following = f"{req.path}?offset={shown}&limit={query.limit}"
+    return json_response(200, {"data": data, "total_count": len(everything),
+                               "links": {"next": following}})
+
+
 class CatalogHandler:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._models_body: bytes | None = None
 
-    def _listing(self, req: Request, models: list[Model],
-                 default_output: str = "text", routers: bool = False) -> Response:
-        query = ModelQuery.parse(req.query, default_output)
-        markup = self.svc.settings.markup
-        base = "/api/v1"  # relative, as OpenRouter gives it: right behind any proxy
-        extra = self._routers(query) if routers else []
-        everything = [model_entry(m, markup, base) for m in models if query.matches(m)] + extra
-        total = len(everything)
-        data = everything
-        following = None
-        if query.offset is not None or query.limit is not None:
-            start = query.offset or 0
-            data = everything[start:start + (query.limit or DEFAULT_LIMIT)]
-            shown = start + len(data)
-            if query.limit is not None and shown < total:
-                following = f"{req.path}?offset={shown}&limit={query.limit}"
-        return json_response(200, {"data": data, "total_count": total,
-                                   "links": {"next": following}})
-
     async def models(self, req: Request) -> Response:
-        return self._listing(req, list(self.svc.catalog.models.values()), routers=True)
+        query = ModelQuery.parse(req.query)
+        return model_listing(req, query, self.svc.catalog.models.values(),
+                             self.svc.settings.markup, self._routers(query))
 
     def _routers(self, query: ModelQuery) -> list[dict[str, Any]]:
         """openrouter/auto and /free, listed (and paged) after the catalog's models."""
@@ -126,7 +128,7 @@ class CatalogHandler:
         usable = [m for m in self.svc.catalog.models.values()
                   if not deny or (not is_free_model(m.id) and any(
                       not providers[e.provider].trains_on_data for e in m.endpoints))]
-        return self._listing(req, usable)
+        return model_listing(req, ModelQuery.parse(req.query), usable, self.svc.settings.markup)
 
     async def model(self, req: Request) -> Response:
         """One model by `author/slug`; a routing variant (`:nitro`) names its base model."""

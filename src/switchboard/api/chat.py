@@ -68,5 +68,7 @@ class ChatHandler:
         svc = self.svc
         key = await svc.auth.inference_key(req)
         raw = await req.json(svc.settings.max_body_bytes)
+        if svc.presets is not None:  # "model": "@preset/<slug>"
+            raw = await svc.presets.resolve(key, raw)
         result = await svc.chat.run(ChatCall(key, raw, req.headers, req.receive, legacy))
         return http_result(result)

@@ -51,6 +51,8 @@ async def run_chat(chat: ChatHandler, req: Request, body: dict[str, Any],
     GatewayError."""
     svc = chat.svc
     key = await svc.auth.inference_key(req if token is None else _with_bearer(req, token))
+    if svc.presets is not None:  # "model": "@preset/<slug>"
+        body = await svc.presets.resolve(key, body)
     result = await svc.chat.run(ChatCall(key, body, req.headers, req.receive))
     return ChatResult(result.headers, body=result.body, events=result.events,
                       disconnect=result.disconnect)

@@ -67,7 +67,8 @@ def upstream_body(body: dict[str, Any], dialect: str) -> dict[str, Any]:
     return out
 
 
-_ROUTER_FIELDS = frozenset({"provider", "models", "route", "transforms", "plugins", "usage"})
+_ROUTER_FIELDS = frozenset({"provider", "models", "route", "transforms", "plugins", "usage",
+                            "debug", "session_id", "trace", "cache_control"})
 
 
 class _AttemptFailed(Exception):

@@ -156,8 +156,7 @@ class Response:
         self._paused = False
         self._released = False
         self._decoder: Decoder | None = None
-        self._event_stream = False  # capped per line instead of in total
-        self._whole = False  # read() buffers everything: the total cap applies to any type
+        self._line_cap = 0  # an event stream read piece by piece: capped per line, not in total
         self._total = 0
         self._line = 0  # bytes since the last newline of an event stream
 
@@ -169,9 +168,10 @@ class Response:
         except ValueError as exc:
             self.fail(UpstreamProtocolError(str(exc)))
             return
-        self._event_stream = h.get("content-type", "").startswith("text/event-stream")
+        if h.get("content-type", "").startswith("text/event-stream"):
+            self._line_cap = self._limits.max_line_bytes
         length = h.get("content-length", "")
-        if (self._decoder is None and not self._event_stream and length.isdigit()
+        if (self._decoder is None and not self._line_cap and length.isdigit()
                 and int(length) > self._limits.max_body_bytes):
             self.fail(self._too_large())
             return
@@ -216,39 +216,59 @@ class Response:
         return exc
 
     def _count(self, data: bytes) -> None:
-        self._total += len(data)
-        if self._event_stream and not self._whole:
-            cap = self._limits.max_line_bytes
-            if self._line + len(data) <= cap:  # no line can be over the cap: skip the scan
-                nl = data.rfind(b"\n")
-                self._line = self._line + len(data) if nl < 0 else len(data) - nl - 1
+        cap = self._line_cap
+        if cap:
+            n = len(data)
+            run = self._line + n
+            if run <= cap:  # no line in here can be over the cap: only track the last one
+                if data[-1] == 10:  # the usual event-stream piece ends with its newline
+                    self._line = 0
+                else:
+                    nl = data.rfind(b"\n")
+                    self._line = run if nl < 0 else n - nl - 1
                 return
-            run, start = self._line, 0
-            while True:
-                nl = data.find(b"\n", start)
-                run += (len(data) if nl < 0 else nl) - start
-                if run > cap:
-                    raise self._broken(UpstreamBodyTooLarge(
-                        f"an upstream event-stream line exceeds {cap} bytes "
-                        "(upstream.max_line_kb)"))
-                if nl < 0:
-                    break
-                run, start = 0, nl + 1
-            self._line = run
-        elif self._total > self._limits.max_body_bytes:
+            self._scan_lines(data, cap)
+            return
+        self._total += len(data)
+        if self._total > self._limits.max_body_bytes:
             raise self._broken(self._too_large())
+
+    def _scan_lines(self, data: bytes, cap: int) -> None:
+        run, start = self._line, 0
+        while True:
+            nl = data.find(b"\n", start)
+            run += (len(data) if nl < 0 else nl) - start
+            if run > cap:
+                raise self._broken(UpstreamBodyTooLarge(
+                    f"an upstream event-stream line exceeds {cap} bytes (upstream.max_line_kb)"))
+            if nl < 0:
+                break
+            run, start = 0, nl + 1
+        self._line = run
 
     def _next_raw(self) -> bytes:
         data = self._chunks.popleft()
         self._buffered -= len(data)
-        if self._paused and self._buffered < _HIGH_WATER // 2 and self._conn.transport:
+        if self._paused:
+            self._resume()
+        return data
+
+    def _resume(self) -> None:
+        if self._buffered < _HIGH_WATER // 2 and self._conn.transport:
             self._paused = False
             self._conn.transport.resume_reading()
-        return data
 
     # used by callers
     async def readany(self) -> bytes:
         """The next piece of body; b"" at the end. Raises if the connection broke."""
+        chunks = self._chunks
+        if chunks and self._decoder is None:  # the common case, without the loop below
+            data = chunks.popleft()
+            self._buffered -= len(data)
+            if self._paused:
+                self._resume()
+            self._count(data)
+            return data
         while True:
             dec = self._decoder
             if dec is not None and dec.pending:
@@ -274,7 +294,7 @@ class Response:
 
     def _decode(self, dec: Decoder, data: bytes) -> bytes:
         step = _DECODE_STEP
-        if not self._event_stream or self._whole:  # never inflate far past the cap
+        if not self._line_cap:  # never inflate far past the body cap
             step = max(1, min(step, self._limits.max_body_bytes - self._total + 1))
         try:
             return dec.decode(data, step)
@@ -283,7 +303,7 @@ class Response:
                 f"corrupt compressed body from upstream: {exc}")) from None
 
     async def read(self) -> bytes:
-        self._whole = True
+        self._line_cap = 0  # buffered whole: the body cap applies, whatever the type
         parts = []
         while True:
             data = await self.readany()

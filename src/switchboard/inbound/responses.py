@@ -10,15 +10,18 @@ them. Switchboard keeps no conversation state, so `previous_response_id` and
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from typing import Any
 
+import orjson
+
 from switchboard.errors import bad_request
 
 # Responses fields with the same name and meaning in a chat request
-_SAME = ("model", "models", "provider", "route", "plugins", "transforms", "usage", "stream",
-         "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
+_SAME = ("model", "models", "preset", "provider", "route", "plugins", "transforms", "usage",
+         "stream", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
          "parallel_tool_calls", "user", "seed", "stop", "session_id", "trace", "debug",
          "prompt_cache_key", "min_p", "top_a", "repetition_penalty", "logit_bias")
 # accepted and not forwarded: they describe storage or server-side behaviour we do not have
@@ -93,8 +96,21 @@ def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
     return {"role": role, "content": parts}
 
 
+def _details(item: dict[str, Any]) -> list[Any]:
+    """The provider reasoning (Anthropic's signed thinking) a reasoning item carries back."""
+    raw = item.get("encrypted_content")
+    if not isinstance(raw, str) or not raw:
+        return []
+    try:
+        details = orjson.loads(base64.b64decode(raw, validate=True))
+    except (ValueError, orjson.JSONDecodeError):
+        return []  # another gateway's opaque reasoning: nothing we can replay
+    return details if isinstance(details, list) else []
+
+
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    pending: list[Any] = []  # reasoning details for the next assistant turn
     instructions = body.get("instructions")
     if instructions is not None:
         if not isinstance(instructions, str):
@@ -113,6 +129,8 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         kind = item.get("type") or ("message" if "role" in item else None)
         if kind == "message":
             out.append(_message(item, where))
+            if pending and out[-1]["role"] == "assistant":
+                out[-1]["reasoning_details"], pending = pending, []
         elif kind == "function_call":
             call = {"id": str(item.get("call_id") or item.get("id") or ""), "type": "function",
                     "function": {"name": str(item.get("name") or ""),
@@ -124,13 +142,15 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
                 last.setdefault("tool_calls", []).append(call)
             else:
                 out.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            if pending:
+                out[-1]["reasoning_details"], pending = pending, []
         elif kind == "function_call_output":
             if not item.get("call_id"):
                 raise bad_request(f"{where}.call_id is required", where)
             out.append({"role": "tool", "tool_call_id": str(item["call_id"]),
                         "content": _text_of(item.get("output"), f"{where}.output")})
         elif kind == "reasoning":
-            continue  # reasoning is regenerated each turn; nothing of it reaches chat upstreams
+            pending += _details(item)  # only signed provider reasoning is replayed
         elif kind == "item_reference":
             raise bad_request(f"{where}: item_reference needs stored responses; Switchboard's "
                               "Responses API is stateless, send the items themselves", where)
@@ -318,9 +338,12 @@ def _message_item(item_id: str, text: str, status: str = "completed") -> dict[st
                          "logprobs": []}] if status == "completed" else []}
 
 
-def _reasoning_item(item_id: str, text: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "reasoning", "status": "completed", "summary": [],
+def _reasoning_item(item_id: str, text: str, details: list[Any] | None = None) -> dict[str, Any]:
+    item = {"id": item_id, "type": "reasoning", "status": "completed", "summary": [],
             "content": [{"type": "reasoning_text", "text": text}]}
+    if details:  # signed thinking goes back to the provider on the next turn, untouched
+        item["encrypted_content"] = base64.b64encode(orjson.dumps(details)).decode()
+    return item
 
 
 def _call_item(item_id: str, call_id: str, name: str, arguments: str,
@@ -335,7 +358,8 @@ def from_completion(result: dict[str, Any], request: dict[str, Any]) -> dict[str
     msg = choice.get("message") or {}
     output: list[dict[str, Any]] = []
     if msg.get("reasoning"):
-        output.append(_reasoning_item(new_item_id("rs"), str(msg["reasoning"])))
+        output.append(_reasoning_item(new_item_id("rs"), str(msg["reasoning"]),
+                                      msg.get("reasoning_details")))
     if msg.get("content"):
         output.append(_message_item(new_item_id("msg"), str(msg["content"])))
     for call in msg.get("tool_calls") or ():
@@ -392,7 +416,7 @@ class ResponsesStream:
             item_id = new_item_id("rs")
             item = {"id": item_id, "type": "reasoning", "status": "in_progress", "summary": []}
             part = {"type": "reasoning_text", "text": ""}
-        self.open = {"kind": kind, "id": item_id, "index": index, "text": ""}
+        self.open = {"kind": kind, "id": item_id, "index": index, "text": "", "details": []}
         events.append(self._ev("response.output_item.added", output_index=index, item=item))
         events.append(self._ev("response.content_part.added", item_id=item_id,
                                output_index=index, content_index=0, part=part))
@@ -410,7 +434,7 @@ class ResponsesStream:
             done = self._ev("response.output_text.done", item_id=item_id, output_index=index,
                             content_index=0, text=text, logprobs=[])
         else:
-            item = _reasoning_item(item_id, text)
+            item = _reasoning_item(item_id, text, o["details"])
             part = item["content"][0]
             done = self._ev("response.reasoning_text.done", item_id=item_id,
                             output_index=index, content_index=0, text=text)
@@ -481,6 +505,10 @@ class ResponsesStream:
             delta = choice.get("delta") or {}
             if delta.get("reasoning"):
                 events += self._text("reasoning", str(delta["reasoning"]))
+            if delta.get("reasoning_details"):
+                events += self._open_text("reasoning")
+                assert self.open is not None
+                self.open["details"] += delta["reasoning_details"]
             if delta.get("content"):
                 events += self._text("message", str(delta["content"]))
             for call in delta.get("tool_calls") or ():
@@ -508,10 +536,12 @@ class ResponsesStream:
         code = str((error.get("metadata") or {}).get("error_type") or error.get("code")
                    or "server_error")
         message = str(error.get("message") or "upstream error")
+        # the Response object's error code is a closed set; the event carries ours
+        closed = "rate_limit_exceeded" if code == "rate_limit_exceeded" else "server_error"
         failed = self.env.response(self.id, self.model, self.created, "failed",
                                    sorted(self.output, key=self._position),
                                    _usage(self.usage), None,
-                                   {"code": code, "message": message})
+                                   {"code": closed, "message": message})
         return [self._ev("error", code=code, message=message, param=None),
                 self._ev("response.failed", response=failed)]
 

@@ -114,6 +114,30 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE generations ADD COLUMN router TEXT",
         "ALTER TABLE generations ADD COLUMN router_reason TEXT",
     ]),
+    (6, [
+        # presets: stored model(s), provider preferences, system prompt and parameters, used
+        # as "model": "@preset/<slug>"; every change is a new version, one designated
+        """CREATE TABLE presets (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT,
+            designated_version INTEGER NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (account_id, slug))""",
+        """CREATE TABLE preset_versions (
+            id TEXT PRIMARY KEY,
+            preset_id TEXT NOT NULL REFERENCES presets(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            system_prompt TEXT,
+            config TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (preset_id, version))""",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
