@@ -64,6 +64,7 @@ def test_the_id_goes_upstream_comes_back_and_is_stored(
         return row[0] if row else None
 
     assert wait_for(lambda: stored() == "client-chosen-42")
+    assert client.generation(gen_id)["request_id"] == "client-chosen-42"
 
 
 def test_a_stream_returns_the_id(client: RoutingClient, upstream: MockUpstream) -> None:

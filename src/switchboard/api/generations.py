@@ -52,6 +52,7 @@ def generation_view(g: dict[str, Any]) -> dict[str, Any]:
         "web_search_engine": None, "preset_id": None, "user_agent": g.get("user_agent"),
         "client": g.get("client"), "router_reason": g.get("router_reason"),
         "data_region": "global", "workspace_id": g["account_id"],
+        "request_id": g.get("request_id"),
     }
 
 
