@@ -38,6 +38,28 @@ async def _wait_disconnect(receive: Any) -> None:
         pass
 
 
+async def open_until_content(executor: Any, attempt: Attempt,
+                             body: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+    """Open an upstream stream and hold back its chunks until real content: until then a
+    failure is still invisible to the client and falls back."""
+    it: Any = await executor.open_stream(attempt, body)
+    buffered: list[dict[str, Any]] = []
+    try:
+        async for chunk in it:
+            buffered.append(chunk)
+            if has_content(chunk):
+                break
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await it.aclose()
+        raise
+    if not buffered:
+        # a 200 with nothing we could read (not SSE, or empty): a bad answer, fall back
+        raise UpstreamError(502, f"{attempt.provider.display_name} answered the stream "
+                            "with nothing parseable", "bad_gateway")
+    return it, buffered
+
+
 async def open_stream_run(svc: ChatService, plan: Plan, life: RequestLife,
                           receive: Any) -> ChatResult:
     """Start walking the plan; answer with a plain error if it fails within the first
@@ -48,23 +70,7 @@ async def open_stream_run(svc: ChatService, plan: Plan, life: RequestLife,
     body = life.meta.body
 
     async def open_attempt(attempt: Attempt, _t0: float) -> tuple[Any, list[dict[str, Any]]]:
-        it: Any = await executor.open_stream(attempt, body)
-        buffered: list[dict[str, Any]] = []
-        try:
-            # hold back chunks until real content: until then, fallback is still invisible
-            async for chunk in it:
-                buffered.append(chunk)
-                if has_content(chunk):
-                    break
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await it.aclose()
-            raise
-        if not buffered:
-            # a 200 with nothing we could read (not SSE, or empty): a bad answer, fall back
-            raise UpstreamError(502, f"{attempt.provider.display_name} answered the stream "
-                                "with nothing parseable", "bad_gateway")
-        return it, buffered
+        return await open_until_content(executor, attempt, body)
 
     outcome = life.outcome
     task = asyncio.ensure_future(executor.walk(plan, outcome, open_attempt))
@@ -304,7 +310,7 @@ class StreamRun:
                     break  # the hold cannot cover this endpoint
                 t0 = time.monotonic()
                 try:
-                    it, buffered = await self._open(target, body)
+                    it, buffered = await open_until_content(executor, target, body)
                 except UPSTREAM_FAILURES as exc:
                     failed = classify(exc)
                     executor.record_attempt(outcome, target, failed.error.upstream_status
@@ -364,24 +370,6 @@ class StreamRun:
             body.pop("max_completion_tokens", None)
             body["max_tokens"] = cap
         return body
-
-    async def _open(self, target: Attempt,
-                    body: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-        it: Any = await self.svc.executor.open_stream(target, body)
-        buffered: list[dict[str, Any]] = []
-        try:
-            async for chunk in it:
-                buffered.append(chunk)
-                if has_content(chunk):
-                    break
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await it.aclose()
-            raise
-        if not buffered:
-            raise UpstreamError(502, f"{target.provider.display_name} answered the stream "
-                                "with nothing parseable", "bad_gateway")
-        return it, buffered
 
     def _note_final_tokens(self) -> None:
         """The last upstream's share of a continued answer, on its attempt record."""
